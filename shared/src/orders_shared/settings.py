@@ -1,0 +1,112 @@
+"""Settings read from the environment: one pydantic-settings base, extended by each service."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, PostgresDsn
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def _check_range(value: str) -> str:
+    match = _RANGE.match(value)
+    if match is None:
+        raise ValueError("expected milliseconds as 'N' or 'LOW-HIGH', e.g. '200-400'")
+    low, high = int(match[1]), int(match[2] or match[1])
+    if high < low:
+        raise ValueError("the high end of a range must not be below the low end")
+    return f"{low}-{high}"
+
+
+LatencyRange = Annotated[str, AfterValidator(_check_range)]
+
+
+def parse_range_ms(value: str) -> tuple[float, float]:
+    """Turn a validated 'LOW-HIGH' millisecond range into seconds."""
+    low, _, high = value.partition("-")
+    return int(low) / 1000, int(high or low) / 1000
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads: where Postgres and RabbitMQ are, and how to log."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: PostgresDsn = Field(
+        default=PostgresDsn("postgresql://postgres@127.0.0.1:5432/orders"),
+        description="Postgres in libpq form, postgresql://user:pass@host:5432/db.",
+    )
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/%2F",
+        pattern=r"^amqps?://",
+        description="RabbitMQ, amqp://user:pass@host:5672/vhost.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json for machines, console for a person at a terminal."
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="Postgres connections per process.")
+    shutdown_grace_s: float = Field(
+        default=20.0, ge=0, le=600, description="Seconds a service takes to finish in-flight work on SIGTERM."
+    )
+
+
+class ApiSettings(CommonSettings):
+    """The api service."""
+
+    api_host: str = Field(default="0.0.0.0", description="Interface the api binds.")  # noqa: S104
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the api.")
+    max_body_bytes: int = Field(default=16_384, ge=256, description="Largest request body accepted, in bytes.")
+    outbox_batch_size: int = Field(default=200, ge=1, le=10_000, description="Orders published per relay batch.")
+    outbox_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often the relay looks for unpublished orders without a nudge."
+    )
+
+
+class WorkerSettings(CommonSettings):
+    """The worker service."""
+
+    worker_host: str = Field(default="0.0.0.0", description="Interface of the worker's health/metrics server.")  # noqa: S104
+    worker_port: int = Field(default=8002, ge=1, le=65535, description="Port of the worker's health and metrics.")
+    worker_concurrency: int = Field(default=10, ge=1, le=1000, description="Orders one worker holds at once.")
+    venue_quote_latency_ms: LatencyRange = Field(default="200-400", description="Simulated quote latency range.")
+    venue_execute_latency_ms: LatencyRange = Field(
+        default="2000-3000", description="Simulated swap execution latency range."
+    )
+    market_seed: int = Field(default=42, description="Seed of the simulated market's random walk.")
+    default_slippage_bps: int = Field(default=50, ge=0, le=10_000, description="Slippage when an order names none.")
+    max_delivery_attempts: int = Field(
+        default=5, ge=1, le=100, description="Deliveries of one message before it is dead-lettered."
+    )
+
+    def quote_latency_s(self) -> tuple[float, float]:
+        """Quote latency range in seconds."""
+        return parse_range_ms(self.venue_quote_latency_ms)
+
+    def execute_latency_s(self) -> tuple[float, float]:
+        """Execution latency range in seconds."""
+        return parse_range_ms(self.venue_execute_latency_ms)
+
+
+class NotifierSettings(CommonSettings):
+    """The notifier service."""
+
+    notifier_host: str = Field(default="0.0.0.0", description="Interface the notifier binds.")  # noqa: S104
+    notifier_port: int = Field(default=8001, ge=1, le=65535, description="Port of the notifier.")
+    ws_send_queue: int = Field(
+        default=256, ge=8, le=100_000, description="Frames buffered per socket before a slow client is closed."
+    )
+    ws_ping_interval_s: float = Field(default=20.0, gt=0, description="Seconds between WebSocket pings.")
+
+
+__all__ = [
+    "ApiSettings",
+    "CommonSettings",
+    "LatencyRange",
+    "NotifierSettings",
+    "WorkerSettings",
+    "parse_range_ms",
+]
