@@ -49,6 +49,12 @@ class CommonSettings(BaseSettings):
         default="json", description="json for machines, console for a person at a terminal."
     )
     db_pool_size: int = Field(default=10, ge=1, le=200, description="Postgres connections per process.")
+    amqp_delivery_limit: int = Field(
+        default=5, ge=1, le=100, description="Deliveries of one message before RabbitMQ dead-letters it."
+    )
+    retry_base_delay_ms: int = Field(
+        default=1000, ge=1, le=600_000, description="Delay before the first retry; doubles each retry."
+    )
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, le=600, description="Seconds a service takes to finish in-flight work on SIGTERM."
     )
@@ -57,30 +63,49 @@ class CommonSettings(BaseSettings):
 class ApiSettings(CommonSettings):
     """The api service."""
 
-    api_host: str = Field(default="0.0.0.0", description="Interface the api binds.")  # noqa: S104
+    api_host: str = Field(default="0.0.0.0", description="Interface the api binds.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the api.")
-    max_body_bytes: int = Field(default=16_384, ge=256, description="Largest request body accepted, in bytes.")
-    outbox_batch_size: int = Field(default=200, ge=1, le=10_000, description="Orders published per relay batch.")
+    max_body_bytes: int = Field(
+        default=16_384, ge=256, description="Largest request body accepted, in bytes."
+    )
+    outbox_batch_size: int = Field(
+        default=200, ge=1, le=10_000, description="Orders published per relay batch."
+    )
     outbox_poll_s: float = Field(
-        default=1.0, gt=0, le=60, description="How often the relay looks for unpublished orders without a nudge."
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often the relay looks for unpublished orders without a nudge.",
     )
 
 
 class WorkerSettings(CommonSettings):
     """The worker service."""
 
-    worker_host: str = Field(default="0.0.0.0", description="Interface of the worker's health/metrics server.")  # noqa: S104
-    worker_port: int = Field(default=8002, ge=1, le=65535, description="Port of the worker's health and metrics.")
+    worker_host: str = Field(
+        default="0.0.0.0", description="Interface of the worker's health/metrics server."
+    )
+    worker_port: int = Field(
+        default=8002, ge=1, le=65535, description="Port of the worker's health and metrics."
+    )
     worker_concurrency: int = Field(default=10, ge=1, le=1000, description="Orders one worker holds at once.")
-    venue_quote_latency_ms: LatencyRange = Field(default="200-400", description="Simulated quote latency range.")
+    venue_quote_latency_ms: LatencyRange = Field(
+        default="200-400", description="Simulated quote latency range."
+    )
     venue_execute_latency_ms: LatencyRange = Field(
         default="2000-3000", description="Simulated swap execution latency range."
     )
     market_seed: int = Field(default=42, description="Seed of the simulated market's random walk.")
-    default_slippage_bps: int = Field(default=50, ge=0, le=10_000, description="Slippage when an order names none.")
-    max_delivery_attempts: int = Field(
-        default=5, ge=1, le=100, description="Deliveries of one message before it is dead-lettered."
+    default_slippage_bps: int = Field(
+        default=50, ge=0, le=10_000, description="Slippage when an order names none."
     )
+    venue_quote_timeout_ms: int = Field(
+        default=1500, ge=1, description="A venue slower than this to quote is left out."
+    )
+    venue_failure_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of venue calls that fail (fault injection)."
+    )
+    max_attempts: int = Field(default=3, ge=1, le=3, description="Attempts per order before it fails.")
 
     def quote_latency_s(self) -> tuple[float, float]:
         """Quote latency range in seconds."""
@@ -94,10 +119,13 @@ class WorkerSettings(CommonSettings):
 class NotifierSettings(CommonSettings):
     """The notifier service."""
 
-    notifier_host: str = Field(default="0.0.0.0", description="Interface the notifier binds.")  # noqa: S104
+    notifier_host: str = Field(default="0.0.0.0", description="Interface the notifier binds.")
     notifier_port: int = Field(default=8001, ge=1, le=65535, description="Port of the notifier.")
     ws_send_queue: int = Field(
-        default=256, ge=8, le=100_000, description="Frames buffered per socket before a slow client is closed."
+        default=256,
+        ge=8,
+        le=100_000,
+        description="Frames buffered per socket before a slow client is closed.",
     )
     ws_ping_interval_s: float = Field(default=20.0, gt=0, description="Seconds between WebSocket pings.")
 

@@ -1,0 +1,92 @@
+"""Messages on RabbitMQ, versioned pydantic models; the WebSocket frames are the same OrderEvent."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from orders_shared.status import Status
+
+
+class Contract(BaseModel):
+    """Base of every message: camelCase on the wire, immutable, unknown fields ignored for forward compat."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore")
+
+    def to_json(self) -> bytes:
+        """The wire form: camelCase, no nulls."""
+        return orjson.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+class ExecuteOrder(Contract):
+    """Ask a worker to (re)try an order; ``attempt`` is the attempt this message starts."""
+
+    v: Literal[1] = 1
+    order_id: uuid.UUID
+    attempt: int = Field(ge=1)
+
+
+class Quote(Contract):
+    """One venue's answer for the whole order."""
+
+    venue: str
+    amount_in: Decimal
+    amount_out: Decimal
+    fee_amount: Decimal
+    price_impact_pct: Decimal
+
+
+class RouteLeg(Contract):
+    """The part of an order sent to one venue."""
+
+    venue: str
+    percent: int = Field(ge=0, le=100)
+    amount_in: Decimal
+    expected_amount_out: Decimal
+
+
+class OrderEvent(Contract):
+    """One step of an order's life, as stored in `order_events` and sent to subscribers.
+
+    Only the fields of its status are set; the rest stay None and are left out on the wire.
+    """
+
+    v: Literal[1] = 1
+    order_id: uuid.UUID
+    seq: int = Field(ge=1)
+    status: Status
+    at: datetime
+    attempt: int = Field(default=0, ge=0)
+    quotes: list[Quote] | None = None
+    dex_chosen: str | None = None
+    route: list[RouteLeg] | None = None
+    min_amount_out: Decimal | None = None
+    instructions: list[str] | None = None
+    tx_hash: str | None = None
+    executed_price: Decimal | None = None
+    amount_out: Decimal | None = None
+    error_code: str | None = None
+    error: str | None = None
+
+    def detail(self) -> dict[str, Any]:
+        """The status-specific fields, as kept in the `detail` column."""
+        data = self.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude={"v", "order_id", "seq", "status", "at"}
+        )
+        return data
+
+    @classmethod
+    def from_row(
+        cls, order_id: uuid.UUID, seq: int, status: str, at: datetime, detail: dict[str, Any]
+    ) -> OrderEvent:
+        """Rebuild an event from its `order_events` row."""
+        return cls.model_validate({**detail, "orderId": order_id, "seq": seq, "status": status, "at": at})
+
+
+__all__ = ["Contract", "ExecuteOrder", "OrderEvent", "Quote", "RouteLeg"]

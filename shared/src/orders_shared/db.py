@@ -1,0 +1,26 @@
+"""The async SQLAlchemy engine over psycopg 3, built from the libpq-style DATABASE_URL."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgresql://…` (what every Postgres tool writes) in the form SQLAlchemy wants for psycopg 3."""
+    url = make_url(database_url)
+    if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.drivername}://")
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def create_engine(database_url: str, *, pool_size: int = 10, application_name: str = "orders") -> AsyncEngine:
+    """One engine per process, owned by the service's lifespan."""
+    return create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        connect_args={"application_name": application_name, "connect_timeout": 5},
+    )

@@ -1,0 +1,114 @@
+"""Prometheus metrics of the engine, one set of names for every service, on a registry passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 30, 60)
+_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Every metric the services export; label values come from small closed sets."""
+
+    registry: CollectorRegistry
+    orders_accepted: Counter
+    orders_rejected: Counter
+    ignored_fields: Counter
+    transitions: Counter
+    order_duration: Histogram
+    stage_duration: Histogram
+    retries: Counter
+    dead_letters: Counter
+    redeliveries: Counter
+    routing_decisions: Counter
+    quote_duration: Histogram
+    venue_errors: Counter
+    worker_in_flight: Gauge
+    outbox_published: Counter
+    outbox_backlog: Gauge
+    publish_failures: Counter
+    ws_connections: Gauge
+    ws_messages_sent: Counter
+    ws_slow_consumer_closes: Counter
+    event_delivery_lag: Histogram
+    internal_errors: Counter
+
+
+def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
+    """Build the metrics on ``registry`` (a fresh one when None)."""
+    r = registry if registry is not None else CollectorRegistry()
+    return Metrics(
+        registry=r,
+        orders_accepted=Counter("orders_accepted", "Orders accepted by the api.", registry=r),
+        orders_rejected=Counter(
+            "orders_rejected", "Orders refused by the api, by reason.", ["reason"], registry=r
+        ),
+        ignored_fields=Counter(
+            "order_ignored_fields", "Unknown request fields ignored (seed compatibility).", registry=r
+        ),
+        transitions=Counter(
+            "order_transitions", "Status transitions, by new status.", ["status"], registry=r
+        ),
+        order_duration=Histogram(
+            "order_duration_seconds",
+            "From acceptance to a terminal status, by outcome.",
+            ["outcome"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        stage_duration=Histogram(
+            "order_stage_duration_seconds",
+            "Time spent in each worker stage.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        retries=Counter("order_retries", "Attempts scheduled again, by reason.", ["reason"], registry=r),
+        dead_letters=Counter("order_dead_letters", "Messages sent to orders.dead.", registry=r),
+        redeliveries=Counter("order_redeliveries", "Messages RabbitMQ delivered again.", registry=r),
+        routing_decisions=Counter(
+            "routing_decisions", "Routes chosen, by venue (or split).", ["venue"], registry=r
+        ),
+        quote_duration=Histogram(
+            "venue_quote_duration_seconds",
+            "Quote latency, by venue.",
+            ["venue"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        ),
+        venue_errors=Counter(
+            "venue_errors", "Venue calls that failed, by venue and kind.", ["venue", "kind"], registry=r
+        ),
+        worker_in_flight=Gauge("worker_in_flight", "Orders a worker holds now.", registry=r),
+        outbox_published=Counter("outbox_published", "Orders the relay published to RabbitMQ.", registry=r),
+        outbox_backlog=Gauge(
+            "outbox_backlog", "Accepted orders not yet published (last relay pass).", registry=r
+        ),
+        publish_failures=Counter(
+            "amqp_publish_failures", "Publishes that failed, by what was published.", ["kind"], registry=r
+        ),
+        ws_connections=Gauge("ws_connections", "Open WebSocket connections.", registry=r),
+        ws_messages_sent=Counter("ws_messages_sent", "Frames sent to WebSocket clients.", registry=r),
+        ws_slow_consumer_closes=Counter(
+            "ws_slow_consumer_closes", "Sockets closed with 1013 because the client did not read.", registry=r
+        ),
+        event_delivery_lag=Histogram(
+            "event_delivery_lag_seconds",
+            "From an event's commit to its frame being sent.",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        ),
+        internal_errors=Counter(
+            "internal_errors", "Errors of ours, by where they happened.", ["where"], registry=r
+        ),
+    )
+
+
+def render(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The text exposition of ``registry`` and its content type."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,1 @@
+"""Alembic migrations of the order engine's schema; run them with `orders-migrate`."""

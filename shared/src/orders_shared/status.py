@@ -1,0 +1,44 @@
+"""Order statuses and the one table of legal transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Final
+
+from orders_shared.errors import IllegalTransition
+
+
+class Status(StrEnum):
+    """The life of an order."""
+
+    PENDING = "pending"
+    ROUTING = "routing"
+    BUILDING = "building"
+    SUBMITTED = "submitted"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+
+
+# A retry after a transient fault goes back to ROUTING; in SUBMITTED it stays put and looks the swap up.
+TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
+    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED}),
+    Status.ROUTING: frozenset({Status.ROUTING, Status.BUILDING, Status.FAILED}),
+    Status.BUILDING: frozenset({Status.ROUTING, Status.SUBMITTED, Status.FAILED}),
+    Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.FAILED}),
+    Status.CONFIRMED: frozenset(),
+    Status.FAILED: frozenset(),
+}
+
+TERMINAL: Final[frozenset[Status]] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+
+def is_legal(current: Status, new: Status) -> bool:
+    """Whether the table allows ``current -> new``."""
+    return new in TRANSITIONS[current]
+
+
+def ensure_legal(current: Status, new: Status) -> None:
+    """Raise IllegalTransition unless the table allows ``current -> new``."""
+    if not is_legal(current, new):
+        raise IllegalTransition(current.value, new.value)
