@@ -81,6 +81,10 @@ class OrderEvent(Contract):
         )
         return data
 
+    def frame(self) -> dict[str, Any]:
+        """The JSON object a WebSocket client receives (and an order's history lists)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"v"})
+
     @classmethod
     def from_row(
         cls, order_id: uuid.UUID, seq: int, status: str, at: datetime, detail: dict[str, Any]

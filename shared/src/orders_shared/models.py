@@ -32,7 +32,13 @@ class Order(SQLModel, table=True):
         ),
         sa.CheckConstraint("amount_in > 0", name="ck_orders_amount_in_positive"),
         sa.Index("ix_orders_client_created", "client", sa.text("created_at DESC"), sa.text("id DESC")),
-        sa.Index("ix_orders_status_created", "status", sa.text("created_at DESC"), sa.text("id DESC")),
+        sa.Index(
+            "ix_orders_client_status_created",
+            "client",
+            "status",
+            sa.text("created_at DESC"),
+            sa.text("id DESC"),
+        ),
         sa.Index(
             "ix_orders_active_updated",
             "updated_at",

@@ -64,9 +64,9 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_orders_status_created",
+        "ix_orders_client_status_created",
         "orders",
-        ["status", sa.literal_column("created_at DESC"), sa.literal_column("id DESC")],
+        ["client", "status", sa.literal_column("created_at DESC"), sa.literal_column("id DESC")],
         unique=False,
     )
     op.create_index(
@@ -107,7 +107,7 @@ def downgrade() -> None:
     op.drop_index(
         "ix_orders_unenqueued", table_name="orders", postgresql_where=sa.text("enqueued_at IS NULL")
     )
-    op.drop_index("ix_orders_status_created", table_name="orders")
+    op.drop_index("ix_orders_client_status_created", table_name="orders")
     op.drop_index("ix_orders_client_created", table_name="orders")
     op.drop_index(
         "ix_orders_active_updated",

@@ -1,0 +1,84 @@
+"""The api's app factory: the lifespan owns the database engine, the broker connection and the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from orders_api import routes
+from orders_api.limits import BodySizeLimit
+from orders_api.outbox import OutboxRelay
+from orders_api.problems import install_problem_handlers
+from orders_api.service import OrderService
+from orders_shared.amqp import connect
+from orders_shared.db import create_engine
+from orders_shared.metrics import create_metrics
+from orders_shared.probes import Check, database_check, probe_routes
+from orders_shared.settings import ApiSettings
+from orders_shared.topology import declare
+
+
+def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the api; nothing connects until the lifespan starts."""
+    metrics = create_metrics(registry)
+    checks: dict[str, Check] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        engine = create_engine(
+            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-api"
+        )
+        connection = await connect(settings.amqp_url, name="orders-api")
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            topology = await declare(
+                channel,
+                delivery_limit=settings.amqp_delivery_limit,
+                retry_base_delay_ms=settings.retry_base_delay_ms,
+            )
+            nudge = asyncio.Event()
+            relay = OutboxRelay(
+                engine,
+                topology.orders,
+                metrics,
+                nudge,
+                batch_size=settings.outbox_batch_size,
+                poll_s=settings.outbox_poll_s,
+            )
+            checks["database"] = database_check(engine)
+            checks["rabbitmq"] = _broker_check(connection)
+            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+            try:
+                yield {"orders": OrderService(engine, metrics, nudge)}
+            finally:
+                relay_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay_task
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Order execution engine",
+        summary="Market orders for Solana token swaps, routed to the venue that pays the most.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(routes.router)
+    app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
+    install_problem_handlers(app, metrics)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _broker_check(connection: Any) -> Check:
+    async def check() -> bool:
+        return not connection.is_closed
+
+    return check

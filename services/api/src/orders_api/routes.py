@@ -1,0 +1,48 @@
+"""The REST routes: thin handlers over OrderService."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from orders_api.deps import ClientDep, OrderServiceDep
+from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest
+from orders_shared.status import Status
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.post(
+    "/execute",
+    status_code=202,
+    response_model=Accepted,
+    responses={400: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
+    summary="Submit a market order",
+)
+async def execute_order(body: OrderRequest, orders: OrderServiceDep, client: ClientDep) -> Accepted:
+    """Accept the order once it is stored; follow it on `/api/orders/ws?orderId=…`."""
+    return await orders.submit(body, client=client)
+
+
+@router.get("/{order_id}", response_model=OrderDetail, responses={404: _PROBLEM}, summary="One order")
+async def get_order(order_id: uuid.UUID, orders: OrderServiceDep, client: ClientDep) -> OrderDetail:
+    """The order with every event so far."""
+    return await orders.get(order_id, client=client)
+
+
+@router.get("", response_model=OrderPage, responses={422: _PROBLEM}, summary="List orders, newest first")
+async def list_orders(
+    orders: OrderServiceDep,
+    client: ClientDep,
+    status: Annotated[Status | None, Query(description="Only orders in this status.")] = None,
+    cursor: Annotated[
+        str | None, Query(description="`nextCursor` of the previous page.", max_length=200)
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> OrderPage:
+    """The caller's orders, newest first, a page at a time."""
+    return await orders.list(client=client, status=status, cursor=cursor, limit=limit)

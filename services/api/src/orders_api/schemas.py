@@ -1,0 +1,105 @@
+"""Request and response bodies of the REST api (camelCase JSON, amounts as strings)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
+
+from orders_shared.contracts import RouteLeg
+
+
+def _to_decimal(value: Any) -> Decimal:
+    # JSON numbers arrive as int or float; str(float) is the shortest form that reads back the same,
+    # so 0.1 becomes Decimal("0.1") and not the binary fraction behind it.
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("must be a number or a numeric string")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("must be a number or a numeric string") from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    return amount
+
+
+DecimalInput = Annotated[Decimal, BeforeValidator(_to_decimal)]
+
+
+class CamelModel(BaseModel):
+    """camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class OrderRequest(CamelModel):
+    """`POST /api/orders/execute`, as the seed took it; fields we do not know are kept to be named back."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1.5", "type": "market"}]
+        },
+    )
+
+    token_in: StrictStr = Field(
+        description="Token sold: symbol (SOL, USDC, USDT) or mint address.", max_length=64
+    )
+    token_out: StrictStr = Field(description="Token bought: symbol or mint address.", max_length=64)
+    amount_in: DecimalInput = Field(description="Amount of tokenIn to sell, as a number or a string.")
+    type: Literal["market"] = Field(default="market", description="Only market orders exist.")
+    slippage_bps: StrictInt | None = Field(
+        default=None, ge=0, le=10_000, description="Worst accepted output below the quote, in basis points."
+    )
+
+    def ignored_fields(self) -> list[str]:
+        """Fields the client sent that we do not know (the seed ignored them silently)."""
+        return sorted(self.model_extra or {})
+
+
+class Accepted(CamelModel):
+    """The answer to an accepted order."""
+
+    order_id: uuid.UUID
+    ignored_fields: list[str] = Field(default_factory=list)
+
+
+class OrderView(CamelModel):
+    """An order as clients read it."""
+
+    order_id: uuid.UUID
+    status: str
+    type: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    attempt: int
+    dex_chosen: str | None = None
+    route: list[RouteLeg] | None = None
+    tx_hash: str | None = None
+    amount_out: Decimal | None = None
+    executed_price: Decimal | None = None
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderDetail(OrderView):
+    """An order with its whole history."""
+
+    events: list[dict[str, Any]]
+
+
+class OrderPage(CamelModel):
+    """One page of the order list, newest first."""
+
+    orders: list[OrderView]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

@@ -1,0 +1,141 @@
+"""What the api does with orders: check them against the token registry, store them, read them back."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api import repository
+from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView
+from orders_shared.contracts import RouteLeg
+from orders_shared.errors import InvalidOrder, OrderNotFound
+from orders_shared.metrics import Metrics
+from orders_shared.queries import fetch_events, fetch_order
+from orders_shared.status import Status
+from orders_shared.tokens import Token, find_token
+
+# SPL token amounts are u64 on chain: nothing larger can ever be traded.
+MAX_BASE_UNITS = 2**64 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ValidOrder:
+    """An order request that passed every check."""
+
+    token_in: Token
+    token_out: Token
+    amount_in: Decimal
+    slippage_bps: int
+
+
+def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
+    """Check what pydantic cannot: tokens we trade, amounts the tokens can express."""
+    token_in = find_token(request.token_in)
+    if token_in is None:
+        raise InvalidOrder("tokenIn", f"unknown token {request.token_in!r}; use a symbol or a mint address")
+    token_out = find_token(request.token_out)
+    if token_out is None:
+        raise InvalidOrder("tokenOut", f"unknown token {request.token_out!r}; use a symbol or a mint address")
+    if token_in == token_out:
+        raise InvalidOrder("tokenOut", "must differ from tokenIn")
+    amount = request.amount_in
+    if amount <= 0:
+        raise InvalidOrder("amountIn", "must be greater than zero")
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > token_in.decimals:
+        raise InvalidOrder("amountIn", f"{token_in.symbol} has {token_in.decimals} decimals; got more")
+    if token_in.to_base_units(amount) > MAX_BASE_UNITS:
+        raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
+    slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
+    return ValidOrder(token_in, token_out, amount.normalize(), slippage)
+
+
+def encode_cursor(created_at: datetime, order_id: uuid.UUID) -> str:
+    """An opaque cursor for the order after which the next page starts."""
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{order_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The inverse of encode_cursor; a cursor we did not make is the client's error."""
+    try:
+        created, _, order_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(order_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidOrder("cursor", "not a cursor this api returned") from None
+
+
+_VIEW_COLUMNS = (
+    "status", "type", "token_in", "token_out", "amount_in", "slippage_bps", "attempt", "tx_hash",
+    "amount_out", "executed_price", "failure_code", "failure_reason", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def _view_fields(row: sa.Row[Any]) -> dict[str, Any]:
+    columns = row._mapping
+    route = columns["route"] or {}
+    return {
+        "order_id": columns["id"],
+        **{name: columns[name] for name in _VIEW_COLUMNS},
+        "dex_chosen": route.get("dexChosen"),
+        "route": [RouteLeg.model_validate(leg) for leg in route.get("legs", [])] or None,
+    }
+
+
+@dataclass(slots=True)
+class OrderService:
+    """Submits and reads orders; one instance per process, built in the lifespan."""
+
+    engine: AsyncEngine
+    metrics: Metrics
+    relay_nudge: asyncio.Event
+    default_slippage_bps: int = 50
+
+    async def submit(self, request: OrderRequest, *, client: str) -> Accepted:
+        """Store the order and its `pending` event in one transaction; the relay then publishes it."""
+        order = validate(request, self.default_slippage_bps)
+        order_id = uuid.uuid4()
+        async with self.engine.begin() as conn:
+            await repository.insert_order(
+                conn,
+                order_id=order_id,
+                client=client,
+                token_in=order.token_in.symbol,
+                token_out=order.token_out.symbol,
+                amount_in=order.amount_in,
+                slippage_bps=order.slippage_bps,
+            )
+        self.relay_nudge.set()
+        ignored = request.ignored_fields()
+        self.metrics.orders_accepted.inc()
+        if ignored:
+            self.metrics.ignored_fields.inc(len(ignored))
+        return Accepted(order_id=order_id, ignored_fields=ignored)
+
+    async def get(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
+        """The order with its events; another client's order does not exist for this one."""
+        async with self.engine.connect() as conn:
+            row = await fetch_order(conn, order_id, client)
+            if row is None:
+                raise OrderNotFound(str(order_id))
+            events = await fetch_events(conn, order_id)
+        return OrderDetail.model_validate({**_view_fields(row), "events": [e.frame() for e in events]})
+
+    async def list(self, *, client: str, status: Status | None, cursor: str | None, limit: int) -> OrderPage:
+        """A page of the client's orders, newest first."""
+        before = decode_cursor(cursor) if cursor else None
+        async with self.engine.connect() as conn:
+            rows = await repository.list_orders(
+                conn, client=client, status=status, before=before, limit=limit + 1
+            )
+        views = [OrderView.model_validate(_view_fields(r)) for r in rows[:limit]]
+        next_cursor = encode_cursor(views[-1].created_at, views[-1].order_id) if len(rows) > limit else None
+        return OrderPage(orders=views, next_cursor=next_cursor)

@@ -1,0 +1,54 @@
+"""`/healthz`, `/readyz` and `/metrics`, the same on every service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orders_shared.metrics import render
+
+Check = Callable[[], Awaitable[bool]]
+
+
+def database_check(engine: AsyncEngine, timeout: float = 2.0) -> Check:
+    """A readiness check that Postgres answers a query."""
+
+    async def check() -> bool:
+        try:
+            async with asyncio.timeout(timeout), engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
+            return False
+        return True
+
+    return check
+
+
+def probe_routes(checks: Callable[[], Mapping[str, Check]], registry: CollectorRegistry) -> list[Route]:
+    """Routes for liveness, readiness (each check must pass) and the metrics of ``registry``."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        named = checks()
+        results = await asyncio.gather(*(check() for check in named.values()))
+        body = {name: ("ok" if ok else "unavailable") for name, ok in zip(named, results, strict=True)}
+        return JSONResponse(body, status_code=200 if all(results) else 503)
+
+    async def metrics(_: Request) -> Response:
+        payload, content_type = render(registry)
+        return Response(payload, media_type=content_type)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
+    ]
