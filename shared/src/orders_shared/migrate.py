@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from importlib import resources
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import pool
+from sqlalchemy.engine import make_url
 
+from orders_shared.db import sqlalchemy_url
 from orders_shared.logging import configure_logging, get_logger
 from orders_shared.settings import CommonSettings
 
@@ -26,14 +30,39 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
+def create_database(database_url: str) -> bool:
+    """Create the database the URL names if it does not exist; True if it was created."""
+    url = make_url(database_url)
+    name = url.database
+    if not name:
+        raise SystemExit("DATABASE_URL names no database")
+    admin = sqlalchemy_url(url.set(database="postgres").render_as_string(hide_password=False))
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                return False
+            conn.execute(sa.text(f'CREATE DATABASE "{name.replace(chr(34), chr(34) * 2)}"'))
+            return True
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the one-shot migration step."""
     parser = argparse.ArgumentParser(prog="orders-migrate", description=__doc__)
     parser.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    parser.add_argument(
+        "--create-database",
+        action="store_true",
+        help="create the database first if it does not exist (dev, tests)",
+    )
     args = parser.parse_args(argv)
     settings = CommonSettings()
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger()
+    if args.create_database and create_database(str(settings.database_url)):
+        log.info("database_created")
     log.info("migration_started", revision=args.revision)
     upgrade(str(settings.database_url), args.revision)
     log.info("migration_finished", revision=args.revision)

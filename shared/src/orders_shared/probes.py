@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+from aio_pika.abc import AbstractConnection
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -27,6 +28,15 @@ def database_check(engine: AsyncEngine, timeout: float = 2.0) -> Check:
         except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
             return False
         return True
+
+    return check
+
+
+def broker_check(connection: AbstractConnection) -> Check:
+    """A readiness check that the (robust) RabbitMQ connection is up."""
+
+    async def check() -> bool:
+        return not connection.is_closed
 
     return check
 

@@ -1,1 +1,71 @@
-"""Placeholder."""
+"""Simulated Raydium CPMM and Meteora DLMM venues: pool math to the base unit, no I/O.
+
+Amounts are integers in base units. Each model follows its venue's published TypeScript SDK to the base
+unit (proven by ``tests/venues``), quotes a swap and returns the pool after it.
+"""
+
+from .errors import (
+    AmountTooLarge,
+    AmountTooSmall,
+    CannotFill,
+    InsufficientLiquidity,
+    InvalidAmount,
+    InvalidPool,
+    NoRoute,
+    VenueMathError,
+)
+from .meteora import DlmmParameters, DlmmPool, DlmmSwap, DlmmVParameters, swap_quote
+from .pools import DEFAULT_USD_PRICES, TOKENS, PairPools, Token, default_pools
+from .q64 import bin_array_bounds, bin_id_to_bin_array_index, get_q_price_from_id
+from .quote import Quote
+from .raydium import (
+    CpmmPool,
+    CpmmSwap,
+    CreatorFeeOn,
+    CurveSwap,
+    apply_swap,
+    swap_base_input,
+    swap_base_output,
+    swap_exact_in,
+    swap_exact_out,
+)
+from .router import Leg, QuoteFn, Route, best_route, best_single_venue
+
+__all__ = [
+    "DEFAULT_USD_PRICES",
+    "TOKENS",
+    "AmountTooLarge",
+    "AmountTooSmall",
+    "CannotFill",
+    "CpmmPool",
+    "CpmmSwap",
+    "CreatorFeeOn",
+    "CurveSwap",
+    "DlmmParameters",
+    "DlmmPool",
+    "DlmmSwap",
+    "DlmmVParameters",
+    "InsufficientLiquidity",
+    "InvalidAmount",
+    "InvalidPool",
+    "Leg",
+    "NoRoute",
+    "PairPools",
+    "Quote",
+    "QuoteFn",
+    "Route",
+    "Token",
+    "VenueMathError",
+    "apply_swap",
+    "best_route",
+    "best_single_venue",
+    "bin_array_bounds",
+    "bin_id_to_bin_array_index",
+    "default_pools",
+    "get_q_price_from_id",
+    "swap_base_input",
+    "swap_base_output",
+    "swap_exact_in",
+    "swap_exact_out",
+    "swap_quote",
+]

@@ -19,7 +19,7 @@ from orders_api.service import OrderService
 from orders_shared.amqp import connect
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
-from orders_shared.probes import Check, database_check, probe_routes
+from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ApiSettings
 from orders_shared.topology import declare
 
@@ -52,7 +52,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 poll_s=settings.outbox_poll_s,
             )
             checks["database"] = database_check(engine)
-            checks["rabbitmq"] = _broker_check(connection)
+            checks["rabbitmq"] = broker_check(connection)
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
             try:
                 yield {"orders": OrderService(engine, metrics, nudge)}
@@ -75,10 +75,3 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     install_problem_handlers(app, metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
-
-
-def _broker_check(connection: Any) -> Check:
-    async def check() -> bool:
-        return not connection.is_closed
-
-    return check

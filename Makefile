@@ -1,0 +1,73 @@
+# The order engine. `make dev` runs it, `make test` tests it; both install what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS ?= .tools
+UV := $(TOOLS)/uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Local defaults that work on a machine with Postgres and RabbitMQ on localhost; the environment wins.
+DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/orders
+AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/%2F
+API_PORT ?= 8000
+NOTIFIER_PORT ?= 8001
+WORKER_PORT ?= 8002
+export DATABASE_URL AMQP_URL API_PORT NOTIFIER_PORT WORKER_PORT
+# uv must use this machine's interpreter: it cannot download one here.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+PYTEST_ARGS ?=
+
+.PHONY: help install lint fmt test migrate run-api run-worker run-notifier dev clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The stamp is newer than every file that decides the environment: nothing changed, nothing to do.
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## Build the environment (uv, the workspace, dev tools)
+
+lint: install ## ruff and mypy --strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install ## Format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: install lint ## Lint, then every test against the local Postgres and RabbitMQ
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+migrate: install ## Create the database if needed and migrate it to the newest schema
+	$(BIN)/orders-migrate --create-database
+
+run-api: install ## The api in the foreground
+	$(BIN)/orders-api
+
+run-worker: install ## One worker in the foreground
+	$(BIN)/orders-worker
+
+run-notifier: install ## The notifier in the foreground
+	$(BIN)/orders-notifier
+
+dev: export LOG_FORMAT ?= console
+dev: migrate ## Migrate, then run all three services; Ctrl-C stops them all
+	@echo "api http://127.0.0.1:$(API_PORT)/docs  websocket ws://127.0.0.1:$(NOTIFIER_PORT)/api/orders/ws?orderId=…"
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	$(BIN)/orders-api & $(BIN)/orders-worker & $(BIN)/orders-notifier & \
+	wait -n; echo "a service stopped; stopping the others"; exit 1
+
+clean: ## Remove the environment and caches
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,56 @@
+"""The notifier's app factory: the lifespan owns the engine, this replica's event queue and the hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from orders_notifier import protocol, routes
+from orders_notifier.hub import Hub
+from orders_notifier.subscriber import subscribe
+from orders_shared.amqp import connect
+from orders_shared.db import create_engine
+from orders_shared.metrics import create_metrics
+from orders_shared.probes import Check, broker_check, database_check, probe_routes
+from orders_shared.settings import NotifierSettings
+from orders_shared.topology import declare
+
+
+def create_app(settings: NotifierSettings, registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the notifier; nothing connects until the lifespan starts."""
+    metrics = create_metrics(registry)
+    checks: dict[str, Check] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        engine = create_engine(
+            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-notifier"
+        )
+        connection = await connect(settings.amqp_url, name="orders-notifier")
+        hub = Hub()
+        try:
+            channel = await connection.channel(publisher_confirms=False)
+            topology = await declare(
+                channel,
+                delivery_limit=settings.amqp_delivery_limit,
+                retry_base_delay_ms=settings.retry_base_delay_ms,
+            )
+            await subscribe(channel, topology.events, hub, metrics)
+            checks["database"] = database_check(engine)
+            checks["rabbitmq"] = broker_check(connection)
+            yield {"hub": hub, "engine": engine, "metrics": metrics, "send_queue": settings.ws_send_queue}
+            await hub.close_all(protocol.GOING_AWAY)
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Order engine notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    app.include_router(routes.router)
+    app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
+    return app

@@ -1,0 +1,176 @@
+"""Who follows which order, and the per-socket session that turns events into an ordered stream.
+
+Each socket has one writer task reading one inbox, so every frame it sends is in order: a follow
+request sends the snapshot from Postgres, live events are deduplicated by seq, and a gap between the
+last seq sent and a live event is filled from Postgres first. Postgres is the record, RabbitMQ the bell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.websockets import WebSocket, WebSocketState
+
+from orders_notifier import protocol
+from orders_shared.contracts import OrderEvent
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+from orders_shared.queries import fetch_events, fetch_order
+from orders_shared.status import TERMINAL, Status
+
+log = get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Follow:
+    """Start following an order from after ``after_seq``."""
+
+    order_id: uuid.UUID
+    after_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A frame that is not an order event (errors)."""
+
+    payload: dict[str, Any]
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    """One WebSocket: its inbox, and the last seq sent for each order it follows."""
+
+    ws: WebSocket
+    hub: Hub
+    engine: AsyncEngine
+    metrics: Metrics
+    single: bool
+    inbox: asyncio.Queue[OrderEvent | Follow | Frame]
+    sent: dict[uuid.UUID, int] = field(default_factory=dict)
+    following: set[uuid.UUID] = field(default_factory=set)
+    closing: bool = False
+
+    def offer(self, item: OrderEvent | Follow | Frame) -> None:
+        """Queue an item for the writer; a client that lets the queue fill is closed with 1013."""
+        if self.closing:
+            return
+        try:
+            self.inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.metrics.ws_slow_consumer_closes.inc()
+            log.warning("ws_slow_consumer", queued=self.inbox.qsize())
+            self.closing = True
+            asyncio.get_running_loop().create_task(self.close(protocol.TRY_AGAIN_LATER, "too slow to read"))
+
+    def follow(self, order_id: uuid.UUID, after_seq: int) -> None:
+        """Register with the hub first, then ask for the snapshot: no event can fall between the two."""
+        self.hub.add(order_id, self)
+        self.following.add(order_id)
+        self.offer(Follow(order_id, after_seq))
+
+    def unfollow(self, order_id: uuid.UUID) -> None:
+        """Stop following ``order_id``."""
+        self.hub.remove(order_id, self)
+        self.following.discard(order_id)
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close the socket (once)."""
+        self.closing = True
+        if self.ws.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code, reason)
+
+    async def run(self) -> None:
+        """The writer: send what the inbox holds, in order, until the socket closes."""
+        while not self.closing:
+            item = await self.inbox.get()
+            if isinstance(item, Frame):
+                await self.ws.send_json(item.payload)
+            elif isinstance(item, Follow):
+                await self._start(item)
+            else:
+                await self._live(item)
+
+    async def _start(self, follow: Follow) -> None:
+        async with self.engine.connect() as conn:
+            order = await fetch_order(conn, follow.order_id)
+            events = await fetch_events(conn, follow.order_id, follow.after_seq) if order else []
+        if order is None:
+            self.unfollow(follow.order_id)
+            await self.ws.send_json(protocol.error("order not found", str(follow.order_id)))
+            if self.single:
+                await self.close(protocol.POLICY_VIOLATION, "order not found")
+            return
+        self.sent[follow.order_id] = follow.after_seq
+        await self._send(events)
+        if self.single and Status(order.status) in TERMINAL and order.last_seq <= self.sent[follow.order_id]:
+            await self._finish(follow.order_id)
+
+    async def _live(self, event: OrderEvent) -> None:
+        last = self.sent.get(event.order_id)
+        if last is None or event.seq <= last:
+            return
+        if event.seq > last + 1:
+            async with self.engine.connect() as conn:
+                await self._send(await fetch_events(conn, event.order_id, last))
+        else:
+            await self._send([event])
+
+    async def _send(self, events: Iterable[OrderEvent]) -> None:
+        for event in events:
+            last = self.sent.get(event.order_id, 0)
+            if event.seq <= last:
+                continue
+            await self.ws.send_json(event.frame())
+            self.sent[event.order_id] = event.seq
+            self.metrics.ws_messages_sent.inc()
+            self.metrics.event_delivery_lag.observe(max(0.0, time.time() - event.at.timestamp()))
+            if event.status in TERMINAL:
+                await self._finish(event.order_id)
+
+    async def _finish(self, order_id: uuid.UUID) -> None:
+        self.unfollow(order_id)
+        if self.single:
+            await self.close(protocol.NORMAL, "order finished")
+
+
+@dataclass(slots=True)
+class Hub:
+    """Routes each live event to the sessions following its order."""
+
+    followers: dict[uuid.UUID, set[Session]] = field(default_factory=dict)
+    sessions: set[Session] = field(default_factory=set)
+
+    def add(self, order_id: uuid.UUID, session: Session) -> None:
+        """``session`` follows ``order_id``."""
+        self.followers.setdefault(order_id, set()).add(session)
+
+    def remove(self, order_id: uuid.UUID, session: Session) -> None:
+        """``session`` no longer follows ``order_id``."""
+        followers = self.followers.get(order_id)
+        if followers is not None:
+            followers.discard(session)
+            if not followers:
+                del self.followers[order_id]
+
+    def forget(self, session: Session) -> None:
+        """Drop every subscription of a closed session."""
+        self.sessions.discard(session)
+        for order_id in tuple(session.following):
+            session.unfollow(order_id)
+
+    def dispatch(self, event: OrderEvent) -> None:
+        """Hand ``event`` to every session following its order."""
+        for session in tuple(self.followers.get(event.order_id, ())):
+            session.offer(event)
+
+    async def close_all(self, code: int) -> None:
+        """Close every socket (on shutdown, 1001 so clients reconnect elsewhere)."""
+        await asyncio.gather(*(s.close(code, "server shutting down") for s in tuple(self.sessions)))

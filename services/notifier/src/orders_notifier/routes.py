@@ -1,0 +1,84 @@
+"""The WebSocket endpoint `/api/orders/ws`, compatible with the seed's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from orders_notifier import protocol
+from orders_notifier.hub import Frame, Hub, Session
+from orders_shared.logging import get_logger
+
+router = APIRouter()
+log = get_logger()
+
+
+def _parse_query(order_id: str | None, after_seq: str | None) -> tuple[uuid.UUID | None, int]:
+    parsed = uuid.UUID(order_id) if order_id is not None else None
+    after = int(after_seq) if after_seq is not None else 0
+    if after < 0:
+        raise ValueError("afterSeq must not be negative")
+    return parsed, after
+
+
+@router.websocket("/api/orders/ws")
+async def order_stream(ws: WebSocket) -> None:
+    """`?orderId=…[&afterSeq=n]` follows one order and closes after its terminal event;
+    without `orderId`, send `{"action":"subscribe","orderIds":[…]}` to follow many."""
+    state = ws.state
+    hub: Hub = state.hub
+    await ws.accept()
+    try:
+        order_id, after_seq = _parse_query(ws.query_params.get("orderId"), ws.query_params.get("afterSeq"))
+    except ValueError:
+        await ws.send_json(protocol.error("orderId must be a UUID and afterSeq a non-negative integer"))
+        await ws.close(protocol.POLICY_VIOLATION, "bad orderId or afterSeq")
+        return
+    session = Session(
+        ws=ws,
+        hub=hub,
+        engine=state.engine,
+        metrics=state.metrics,
+        single=order_id is not None,
+        inbox=asyncio.Queue(maxsize=state.send_queue),
+    )
+    hub.sessions.add(session)
+    state.metrics.ws_connections.inc()
+    writer = asyncio.create_task(session.run(), name="ws-writer")
+    try:
+        await ws.send_json(protocol.connected(order_id))
+        if order_id is not None:
+            session.follow(order_id, after_seq)
+        await _read(ws, session, writer)
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        hub.forget(session)
+        state.metrics.ws_connections.dec()
+
+
+async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None]) -> None:
+    """Take subscribe requests until the client leaves or the writer stops (it closed the socket)."""
+    while not writer.done():
+        receive = asyncio.create_task(ws.receive_text())
+        done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if receive not in done:
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await receive
+            return
+        try:
+            text = receive.result()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        try:
+            request = protocol.parse_client_message(text)
+        except ValueError as exc:
+            session.offer(Frame(protocol.error(str(exc))))
+            continue
+        for order_id in request.order_ids:
+            session.follow(order_id, request.after_seq)

@@ -1,0 +1,77 @@
+"""The worker process: an ASGI app for probes and metrics whose lifespan runs the consumer."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+
+from orders_shared.amqp import connect
+from orders_shared.db import create_engine
+from orders_shared.metrics import create_metrics
+from orders_shared.probes import Check, broker_check, database_check, probe_routes
+from orders_shared.settings import WorkerSettings
+from orders_shared.topology import declare
+from orders_worker.consumer import Consumer
+from orders_worker.pipeline import Pipeline
+from orders_worker.router import Router
+from orders_worker.venues.base import Venue
+from orders_worker.venues.simulated import SimulatedVenue
+
+
+def build_venues(settings: WorkerSettings) -> dict[str, Venue]:
+    """The simulated venues, each with its own seeded randomness."""
+    specs = (("raydium", Decimal("0.0025")), ("meteora", Decimal("0.002")))
+    return {
+        name: SimulatedVenue(
+            name=name,
+            fee=fee,
+            rng=random.Random(f"{settings.market_seed}/{name}"),
+            quote_latency_s=settings.quote_latency_s(),
+            execute_latency_s=settings.execute_latency_s(),
+        )
+        for name, fee in specs
+    }
+
+
+def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
+    """Build the worker; nothing connects until the lifespan starts."""
+    metrics = create_metrics(registry)
+    checks: dict[str, Check] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(
+            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-worker"
+        )
+        connection = await connect(settings.amqp_url, name="orders-worker")
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=settings.worker_concurrency)
+            topology = await declare(
+                channel,
+                delivery_limit=settings.amqp_delivery_limit,
+                retry_base_delay_ms=settings.retry_base_delay_ms,
+            )
+            venues = build_venues(settings)
+            router = Router(
+                list(venues.values()), metrics, quote_timeout_s=settings.venue_quote_timeout_ms / 1000
+            )
+            pipeline = Pipeline(engine, router, venues, topology.events, metrics)
+            consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
+            checks["database"] = database_check(engine)
+            checks["rabbitmq"] = broker_check(connection)
+            await consumer.start()
+            try:
+                yield
+            finally:
+                await consumer.stop(settings.shutdown_grace_s)
+        finally:
+            await connection.close()
+            await engine.dispose()
+
+    return Starlette(routes=probe_routes(lambda: checks, metrics.registry), lifespan=lifespan)

@@ -1,0 +1,107 @@
+"""The consumer: takes ExecuteOrder messages, runs the pipeline, and decides retry or failure.
+
+A message is acked only after the step's transaction committed and, on failure, after the retry or
+dead letter is confirmed by the broker; a message held at shutdown goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import structlog
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+from pydantic import ValidationError
+
+from orders_shared.amqp import publish
+from orders_shared.contracts import ExecuteOrder
+from orders_shared.errors import VenueError
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+from orders_shared.topology import DEAD_KEY, retry_key
+from orders_worker.pipeline import Pipeline
+
+log = get_logger()
+
+
+@dataclass(slots=True)
+class Consumer:
+    """Feeds `orders.execute` into the pipeline, ``prefetch`` orders at a time."""
+
+    queue: AbstractQueue
+    orders: AbstractExchange
+    pipeline: Pipeline
+    metrics: Metrics
+    max_attempts: int = 3
+    _tag: str | None = None
+    _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> None:
+        """Begin consuming."""
+        self._tag = await self.queue.consume(self._on_message)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop taking messages, give the held ones ``grace_s`` to finish, hand the rest back."""
+        if self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.cancel(self._tag)
+            self._tag = None
+        if self._in_flight:
+            log.info("worker_draining", in_flight=len(self._in_flight), grace_s=grace_s)
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        self.metrics.worker_in_flight.inc()
+        try:
+            await self._handle(message)
+        except asyncio.CancelledError:
+            # Shutdown: the order is handed back, and its compare-and-set state lets the next holder go on.
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            raise
+        finally:
+            self.metrics.worker_in_flight.dec()
+            self._in_flight.discard(task)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            command = ExecuteOrder.model_validate_json(message.body)
+        except ValidationError:
+            log.error("message_malformed", body=message.body[:200].decode(errors="replace"))
+            self.metrics.dead_letters.inc()
+            await message.reject(requeue=False)
+            return
+        if message.redelivered:
+            self.metrics.redeliveries.inc()
+        with structlog.contextvars.bound_contextvars(order_id=str(command.order_id), attempt=command.attempt):
+            try:
+                await self.pipeline.run(command, redelivered=bool(message.redelivered))
+            except VenueError as exc:
+                await self._failed(command, exc.code, str(exc), retryable=exc.retryable)
+            except Exception as exc:
+                # Ours (a lost connection, a bug): worth another attempt, never a silent drop.
+                log.error("attempt_crashed", exc_info=True)
+                self.metrics.internal_errors.labels(where="worker").inc()
+                await self._failed(
+                    command, "INTERNAL_ERROR", f"the attempt failed: {type(exc).__name__}", retryable=True
+                )
+        await message.ack()
+
+    async def _failed(self, command: ExecuteOrder, code: str, reason: str, *, retryable: bool) -> None:
+        if retryable and command.attempt < self.max_attempts:
+            self.metrics.retries.labels(reason=code).inc()
+            log.warning("attempt_failed_will_retry", error_code=code, error=reason)
+            retry = ExecuteOrder(order_id=command.order_id, attempt=command.attempt + 1)
+            await publish(self.orders, retry_key(command.attempt), retry)
+            return
+        await self.pipeline.fail(command.order_id, code, reason)
+        if retryable:
+            self.metrics.dead_letters.inc()
+            await publish(self.orders, DEAD_KEY, command)

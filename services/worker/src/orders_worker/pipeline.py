@@ -1,0 +1,267 @@
+"""One attempt at one order: quote, route, build, submit, execute, confirm.
+
+Every step is a transaction that compare-and-sets (status, seq) and appends the event, followed by a
+publish of that event. A worker that loses a compare-and-set stops: another one holds the order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+from aio_pika.abc import AbstractExchange
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_shared.amqp import publish
+from orders_shared.contracts import ExecuteOrder, OrderEvent, RouteLeg
+from orders_shared.errors import NoRoute, SlippageExceeded
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+from orders_shared.queries import fetch_order
+from orders_shared.status import TERMINAL, Status
+from orders_shared.tokens import SOL, Token, find_token
+from orders_worker import chain, repository
+from orders_worker.router import Route, Router
+from orders_worker.venues.base import Venue
+
+log = get_logger()
+
+
+def swap_instructions(token_in: Token, token_out: Token, dex: str) -> list[str]:
+    """The transaction's instructions: SOL is wrapped into wSOL to be sold and unwrapped once bought."""
+    steps = ["setComputeUnitLimit", "setComputeUnitPrice"]
+    if token_in is SOL:
+        steps += ["createAssociatedTokenAccount(wSOL)", "transfer(SOL->wSOL)", "syncNative(wSOL)"]
+    elif token_out is SOL:
+        steps += ["createAssociatedTokenAccount(wSOL)"]
+    steps.append(f"swap({dex})")
+    if SOL in (token_in, token_out):
+        steps.append("closeAccount(wSOL)")
+    return steps
+
+
+def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
+    """Units of tokenOut received per unit of tokenIn, to 18 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 18
+        return (amount_out / amount_in).normalize()
+
+
+@dataclass(slots=True)
+class Held:
+    """Where this worker last saw the order: the compare-and-set of its next step names it."""
+
+    status: Status
+    seq: int
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """Runs attempts; one instance per worker process."""
+
+    engine: AsyncEngine
+    router: Router
+    venues: Mapping[str, Venue]
+    events: AbstractExchange
+    metrics: Metrics
+
+    async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
+        """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
+        async with self.engine.connect() as conn:
+            order = await fetch_order(conn, message.order_id)
+        if order is None:
+            log.warning("order_unknown")
+            return
+        status = Status(order.status)
+        if status in TERMINAL or message.attempt < order.attempt:
+            log.info("message_stale", status=status.value, order_attempt=order.attempt)
+            return
+        if status is not Status.PENDING and message.attempt == order.attempt and not redelivered:
+            # The same attempt is already under way elsewhere (e.g. the outbox published twice).
+            log.info("message_duplicate", status=status.value)
+            return
+        held = Held(status, order.last_seq)
+        token_in, token_out = _token(order.token_in), _token(order.token_out)
+        if status is Status.SUBMITTED:
+            # The swap was sent: never build another; find it on the chain, or send the same one again.
+            await self._land(order, held, _route_from_json(order.route), token_in, token_out)
+            return
+        await self._attempt(order, held, message.attempt, token_in, token_out)
+
+    async def _attempt(self, order: Any, held: Held, attempt: int, token_in: Token, token_out: Token) -> None:
+        started = time.perf_counter()
+        quotes = await self.router.quotes(token_in, token_out, order.amount_in)
+        routing = await self._step(
+            order.id, held, Status.ROUTING, {"quotes": quotes}, attempt=attempt, started=started
+        )
+        if routing is None:
+            return
+        started = time.perf_counter()
+        route = self.router.choose(quotes, token_out, order.slippage_bps)
+        log.info(
+            "order_routed",
+            dex_chosen=route.dex_chosen,
+            quotes={q.venue: str(q.amount_out) for q in quotes},
+            min_amount_out=str(route.min_amount_out),
+        )
+        building = await self._step(
+            order.id,
+            held,
+            Status.BUILDING,
+            {
+                "dexChosen": route.dex_chosen,
+                "route": route.legs,
+                "minAmountOut": route.min_amount_out,
+                "instructions": swap_instructions(token_in, token_out, route.dex_chosen),
+            },
+            route=route.as_json(),
+            started=started,
+        )
+        if building is None:
+            return
+        signature = chain.swap_signature(order.id)
+        submitted = await self._step(
+            order.id,
+            held,
+            Status.SUBMITTED,
+            {"txHash": signature},
+            tx_hash=signature,
+            started=time.perf_counter(),
+        )
+        if submitted is None:
+            return
+        await self._land(order, held, route, token_in, token_out)
+
+    async def _land(self, order: Any, held: Held, route: Route, token_in: Token, token_out: Token) -> None:
+        started = time.perf_counter()
+        signature = chain.swap_signature(order.id)
+        async with self.engine.connect() as conn:
+            landed = await repository.find_execution(conn, order.id)
+        if landed is not None:
+            amount_out: Decimal = landed.amount_out
+        else:
+            amount_out = Decimal(0)
+            for leg in route.legs:
+                venue = self.venues[leg.venue]
+                amount_out += await venue.execute(token_in, token_out, leg.amount_in, leg.expected_amount_out)
+            if amount_out < route.min_amount_out:
+                raise SlippageExceeded(
+                    f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
+                    f"{route.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
+                )
+        price = executed_price(order.amount_in, amount_out)
+        async with self.engine.begin() as conn:
+            if landed is None:
+                executed = await repository.record_execution(
+                    conn,
+                    order_id=order.id,
+                    signature=signature,
+                    venue=route.dex_chosen,
+                    amount_in=order.amount_in,
+                    amount_out=amount_out,
+                    slot=chain.current_slot(),
+                )
+                if not executed:
+                    log.warning("execution_already_recorded")
+                    return
+            event = await self._advance(
+                conn,
+                order.id,
+                held,
+                Status.CONFIRMED,
+                {"txHash": signature, "executedPrice": price, "amountOut": amount_out},
+                amount_out=amount_out,
+                executed_price=price,
+            )
+        if event is not None:
+            self.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
+            self.metrics.order_duration.labels(outcome="confirmed").observe(
+                (event.at - order.created_at).total_seconds()
+            )
+            log.info("order_confirmed", amount_out=str(amount_out), executed_price=str(price))
+            await self._announce(event)
+
+    async def fail(self, order_id: Any, code: str, reason: str) -> OrderEvent | None:
+        """Move the order to `failed` with the reason, from wherever it is now."""
+        for _ in range(3):
+            async with self.engine.begin() as conn:
+                order = await fetch_order(conn, order_id)
+                if order is None or Status(order.status) in TERMINAL:
+                    return None
+                event = await self._advance(
+                    conn,
+                    order_id,
+                    Held(Status(order.status), order.last_seq),
+                    Status.FAILED,
+                    {"errorCode": code, "error": reason},
+                    failure_code=code,
+                    failure_reason=reason,
+                )
+            if event is not None:
+                self.metrics.order_duration.labels(outcome="failed").observe(
+                    (event.at - order.created_at).total_seconds()
+                )
+                log.info("order_failed", error_code=code, error=reason)
+                await self._announce(event)
+                return event
+        return None
+
+    async def _step(
+        self,
+        order_id: Any,
+        held: Held,
+        new: Status,
+        detail: dict[str, Any],
+        *,
+        started: float,
+        **columns: Any,
+    ) -> OrderEvent | None:
+        async with self.engine.begin() as conn:
+            event = await self._advance(conn, order_id, held, new, detail, **columns)
+        if event is None:
+            log.info("order_taken_by_another_worker", wanted=new.value)
+            return None
+        self.metrics.stage_duration.labels(stage=new.value).observe(time.perf_counter() - started)
+        await self._announce(event)
+        return event
+
+    async def _advance(
+        self, conn: Any, order_id: Any, held: Held, new: Status, detail: dict[str, Any], **columns: Any
+    ) -> OrderEvent | None:
+        event = await repository.advance(
+            conn, order_id, expected=held.status, expected_seq=held.seq, new=new, detail=detail, **columns
+        )
+        if event is not None:
+            held.status, held.seq = new, event.seq
+            self.metrics.transitions.labels(status=new.value).inc()
+        return event
+
+    async def _announce(self, event: OrderEvent) -> None:
+        # The event is committed: a lost doorbell only delays it, the notifier reads Postgres to fill gaps.
+        try:
+            await publish(self.events, f"order.{event.status.value}", event, persistent=False)
+        except Exception:
+            self.metrics.publish_failures.labels(kind="event").inc()
+            log.warning("event_publish_failed", seq=event.seq, exc_info=True)
+
+
+def _token(symbol: str) -> Token:
+    token = find_token(symbol)
+    if token is None:
+        raise NoRoute(f"token {symbol} is no longer traded")
+    return token
+
+
+def _route_from_json(data: dict[str, Any] | None) -> Route:
+    if not data:
+        raise NoRoute("the order was submitted without a stored route")
+    return Route(
+        quotes=[],
+        dex_chosen=data["dexChosen"],
+        legs=[RouteLeg.model_validate(leg) for leg in data["legs"]],
+        expected_out=sum((Decimal(leg["expectedAmountOut"]) for leg in data["legs"]), Decimal(0)),
+        min_amount_out=Decimal(data["minAmountOut"]),
+    )

@@ -1,0 +1,1 @@
+"""Venues the router can send an order to."""
