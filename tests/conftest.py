@@ -1,0 +1,48 @@
+"""Fixtures of the whole suite: each run gets its own database and RabbitMQ vhost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_shared.db import create_engine
+from tests.support.infra import throwaway_database, throwaway_vhost
+from tests.support.services import Stack, running_stack
+
+# Fast venues: the flow is what e2e tests check, not the assignment's latencies.
+FAST_VENUES = {"VENUE_QUOTE_LATENCY_MS": "5-20", "VENUE_EXECUTE_LATENCY_MS": "20-60"}
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """This run's database, migrated to head."""
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """This run's RabbitMQ vhost."""
+    with throwaway_vhost() as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this run's database."""
+    engine = create_engine(database_url, pool_size=5, application_name="orders-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """api, worker and notifier as real processes on free ports, sharing this run's database and vhost."""
+    env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **FAST_VENUES}
+    log_dir: Path = tmp_path_factory.mktemp("services")
+    with running_stack(env, log_dir) as running:
+        yield running

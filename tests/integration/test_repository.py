@@ -1,0 +1,141 @@
+"""The repositories against the real Postgres: compare-and-set steps, gap-free seqs, one execution."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api.repository import insert_order, list_orders
+from orders_shared.errors import IllegalTransition
+from orders_shared.models import orders_table
+from orders_shared.queries import fetch_events, fetch_order
+from orders_shared.status import Status
+from orders_worker.repository import advance, find_execution, record_execution
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def _new_order(engine: AsyncEngine, client: str = "repo-tests") -> uuid.UUID:
+    order_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await insert_order(
+            conn,
+            order_id=order_id,
+            client=client,
+            token_in="SOL",
+            token_out="USDC",
+            amount_in=Decimal("1.25"),
+            slippage_bps=50,
+        )
+    return order_id
+
+
+async def test_new_order_is_pending_with_event_one(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    async with engine.connect() as conn:
+        order = await fetch_order(conn, order_id)
+        events = await fetch_events(conn, order_id)
+    assert order is not None
+    assert (order.status, order.last_seq, order.amount_in) == ("pending", 1, Decimal("1.25"))
+    assert [(e.seq, e.status) for e in events] == [(1, Status.PENDING)]
+
+
+async def test_advance_appends_the_next_seq_in_the_same_transaction(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    async with engine.begin() as conn:
+        event = await advance(
+            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}, attempt=1
+        )
+    assert event is not None
+    assert (event.seq, event.status, event.attempt) == (2, Status.ROUTING, 1)
+    async with engine.connect() as conn:
+        assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
+
+
+async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    async with engine.begin() as conn:
+        first = await advance(
+            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+        )
+    async with engine.begin() as conn:
+        # Another worker saw (pending, 1) too; it must lose.
+        second = await advance(
+            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+        )
+    assert first is not None
+    assert second is None
+    async with engine.connect() as conn:
+        assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
+
+
+async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with engine.begin() as conn:
+            await advance(
+                conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+            )
+            raise Boom
+    async with engine.connect() as conn:
+        order = await fetch_order(conn, order_id)
+        events = await fetch_events(conn, order_id)
+    assert order is not None
+    assert order.status == "pending"
+    assert len(events) == 1
+
+
+async def test_illegal_transition_is_refused_before_sql(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    with pytest.raises(IllegalTransition):
+        async with engine.begin() as conn:
+            await advance(
+                conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.CONFIRMED, detail={}
+            )
+
+
+async def test_database_refuses_an_unknown_status(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.update(orders_table).where(orders_table.c.id == order_id).values(status="lost")
+            )
+
+
+async def test_second_execution_of_an_order_is_not_recorded(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    fields = {"signature": f"sig-{order_id}", "venue": "raydium", "amount_in": Decimal("1.25"), "slot": 1}
+    async with engine.begin() as conn:
+        assert await record_execution(conn, order_id=order_id, amount_out=Decimal("187.5"), **fields)
+    async with engine.begin() as conn:
+        assert not await record_execution(conn, order_id=order_id, amount_out=Decimal("999"), **fields)
+    async with engine.connect() as conn:
+        landed = await find_execution(conn, order_id)
+    assert landed is not None
+    assert landed.amount_out == Decimal("187.5")
+
+
+async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: AsyncEngine) -> None:
+    client = f"lister-{uuid.uuid4().hex[:6]}"
+    ids = [await _new_order(engine, client) for _ in range(5)]
+    await _new_order(engine, "someone-else")
+    async with engine.connect() as conn:
+        first = await list_orders(conn, client=client, status=None, before=None, limit=3)
+        rest = await list_orders(
+            conn, client=client, status=None, before=(first[-1].created_at, first[-1].id), limit=3
+        )
+    seen = [r.id for r in first] + [r.id for r in rest]
+    assert sorted(seen) == sorted(ids)
+    assert len(seen) == 5
+    stamps = [(r.created_at, r.id) for r in [*first, *rest]]
+    assert stamps == sorted(stamps, reverse=True)

@@ -1,0 +1,1 @@
+"""Helpers the tests share: throwaway databases and vhosts, service processes, WebSocket readers."""
