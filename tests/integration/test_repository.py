@@ -80,12 +80,15 @@ async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine) -> 
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def advance_then_crash() -> None:
         async with engine.begin() as conn:
             await advance(
                 conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
             )
             raise Boom
+
+    with pytest.raises(Boom):
+        await advance_then_crash()
     async with engine.connect() as conn:
         order = await fetch_order(conn, order_id)
         events = await fetch_events(conn, order_id)
@@ -114,11 +117,21 @@ async def test_database_refuses_an_unknown_status(engine: AsyncEngine) -> None:
 
 async def test_second_execution_of_an_order_is_not_recorded(engine: AsyncEngine) -> None:
     order_id = await _new_order(engine)
-    fields = {"signature": f"sig-{order_id}", "venue": "raydium", "amount_in": Decimal("1.25"), "slot": 1}
-    async with engine.begin() as conn:
-        assert await record_execution(conn, order_id=order_id, amount_out=Decimal("187.5"), **fields)
-    async with engine.begin() as conn:
-        assert not await record_execution(conn, order_id=order_id, amount_out=Decimal("999"), **fields)
+
+    async def execute(amount_out: Decimal) -> bool:
+        async with engine.begin() as conn:
+            return await record_execution(
+                conn,
+                order_id=order_id,
+                signature=f"sig-{order_id}",
+                venue="raydium",
+                amount_in=Decimal("1.25"),
+                amount_out=amount_out,
+                slot=1,
+            )
+
+    assert await execute(Decimal("187.5"))
+    assert not await execute(Decimal("999"))
     async with engine.connect() as conn:
         landed = await find_execution(conn, order_id)
     assert landed is not None

@@ -28,9 +28,9 @@ async def connection() -> AsyncIterator[AbstractRobustConnection]:
         await conn.close()
 
 
-async def _get(channel: AbstractChannel, queue: str, timeout: float = 10) -> ExecuteOrder:
+async def _get(channel: AbstractChannel, queue: str, within: float = 10) -> ExecuteOrder:
     q = await channel.get_queue(queue, ensure=False)
-    async with q.iterator(timeout=timeout) as messages:
+    async with q.iterator(timeout=within) as messages:
         async for message in messages:
             await message.ack()
             return ExecuteOrder.model_validate_json(message.body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ HAPPY_PATH = [Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED,
 
 
 def test_happy_path_is_legal_step_by_step() -> None:
-    for current, new in zip(HAPPY_PATH, HAPPY_PATH[1:], strict=False):
+    for current, new in itertools.pairwise(HAPPY_PATH):
         ensure_legal(current, new)
 
 

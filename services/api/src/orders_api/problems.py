@@ -40,9 +40,11 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    # ("body", "amountIn") -> "amountIn"; a body that is not an object reports as "body".
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+def _field(error: dict[str, Any]) -> str:
+    # ("body", "amountIn") -> "amountIn"; a body that is not a JSON object reports as "body".
+    if error["type"] == "json_invalid":
+        return "body"
+    parts = [str(p) for p in error["loc"] if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 
@@ -60,7 +62,7 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
 
     async def validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [{"field": _field(tuple(e["loc"])), "message": _message(e)} for e in exc.errors()]
+        errors = [{"field": _field(e), "message": _message(e)} for e in exc.errors()]
         metrics.orders_rejected.labels(reason="validation").inc()
         status = 400 if any(e["type"] == "json_invalid" for e in exc.errors()) else 422
         detail = "; ".join(f"{e['field']} {e['message']}" for e in errors)
