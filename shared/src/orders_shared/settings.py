@@ -68,6 +68,9 @@ class ApiSettings(CommonSettings):
     max_body_bytes: int = Field(
         default=16_384, ge=256, description="Largest request body accepted, in bytes."
     )
+    default_slippage_bps: int = Field(
+        default=50, ge=0, le=10_000, description="Slippage when an order names none."
+    )
     outbox_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Orders published per relay batch."
     )
@@ -95,9 +98,8 @@ class WorkerSettings(CommonSettings):
     venue_execute_latency_ms: LatencyRange = Field(
         default="2000-3000", description="Simulated swap execution latency range."
     )
-    market_seed: int = Field(default=42, description="Seed of the simulated market's random walk.")
-    default_slippage_bps: int = Field(
-        default=50, ge=0, le=10_000, description="Slippage when an order names none."
+    market_seed: int = Field(
+        default=42, description="Seed of the simulated venues' prices: the same seed gives the same run."
     )
     venue_quote_timeout_ms: int = Field(
         default=1500, ge=1, description="A venue slower than this to quote is left out."

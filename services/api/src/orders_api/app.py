@@ -55,7 +55,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             checks["rabbitmq"] = broker_check(connection)
             relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
             try:
-                yield {"orders": OrderService(engine, metrics, nudge)}
+                yield {"orders": OrderService(engine, metrics, nudge, settings.default_slippage_bps)}
             finally:
                 relay_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

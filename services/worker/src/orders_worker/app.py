@@ -33,6 +33,7 @@ def build_venues(settings: WorkerSettings) -> dict[str, Venue]:
             rng=random.Random(f"{settings.market_seed}/{name}"),
             quote_latency_s=settings.quote_latency_s(),
             execute_latency_s=settings.execute_latency_s(),
+            failure_rate=settings.venue_failure_rate,
         )
         for name, fee in specs
     }

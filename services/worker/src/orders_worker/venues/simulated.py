@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
 from orders_shared.contracts import Quote
-from orders_shared.errors import NoRoute
+from orders_shared.errors import NoRoute, TransientVenueError
 from orders_shared.tokens import Token
 
 # Mid prices in USD, near mainnet's at the time of writing.
@@ -42,6 +42,11 @@ class SimulatedVenue:
     quote_latency_s: tuple[float, float] = (0.2, 0.4)
     execute_latency_s: tuple[float, float] = (2.0, 3.0)
     spread: Decimal = Decimal("0.03")
+    failure_rate: float = 0.0
+
+    def _maybe_fail(self, what: str) -> None:
+        if self.failure_rate and self.rng.random() < self.failure_rate:
+            raise TransientVenueError(f"{self.name} {what} failed (injected, VENUE_FAILURE_RATE)")
 
     async def _pause(self, bounds: tuple[float, float]) -> None:
         if bounds[1] > 0:
@@ -54,6 +59,7 @@ class SimulatedVenue:
     async def quote(self, token_in: Token, token_out: Token, amount_in: Decimal) -> Quote:
         """A quote at the venue's current price, net of its fee."""
         await self._pause(self.quote_latency_s)
+        self._maybe_fail("quote")
         gross = amount_in * self._price(token_in, token_out)
         fee = gross * self.fee
         step = Decimal(1).scaleb(-token_out.decimals)
@@ -70,5 +76,6 @@ class SimulatedVenue:
     ) -> Decimal:
         """Fill at the price of the moment: the quote, drifted by up to 0.2% either way."""
         await self._pause(self.execute_latency_s)
+        self._maybe_fail("swap")
         drift = Decimal(self.rng.randint(-20, 20)) / 10_000
         return (expected_out * (1 + drift)).quantize(Decimal(1).scaleb(-token_out.decimals), ROUND_DOWN)
