@@ -30,6 +30,9 @@ class ExecuteOrder(Contract):
     v: Literal[1] = 1
     order_id: uuid.UUID
     attempt: int = Field(ge=1)
+    # Set by the sweeper: the order sat at this seq too long, so whoever receives this takes it over
+    # (if it is still there: any progress since means its holder is alive).
+    seen_seq: int | None = Field(default=None, ge=1)
 
 
 class Quote(Contract):

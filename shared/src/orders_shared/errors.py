@@ -35,6 +35,18 @@ class OrderNotFound(EngineError):
     code = "ORDER_NOT_FOUND"
 
 
+class IdempotencyConflict(EngineError):
+    """The Idempotency-Key was first used with a different request body."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class Unavailable(EngineError):
+    """A dependency is down; the client may try again shortly."""
+
+    code = "UNAVAILABLE"
+
+
 class IllegalTransition(EngineError):
     """A status change that the transition table forbids."""
 

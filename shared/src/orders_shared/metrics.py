@@ -32,6 +32,7 @@ class Metrics:
     outbox_published: Counter
     outbox_backlog: Gauge
     publish_failures: Counter
+    sweeper_requeued: Counter
     ws_connections: Gauge
     ws_messages_sent: Counter
     ws_slow_consumer_closes: Counter
@@ -91,6 +92,9 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         ),
         publish_failures=Counter(
             "amqp_publish_failures", "Publishes that failed, by what was published.", ["kind"], registry=r
+        ),
+        sweeper_requeued=Counter(
+            "sweeper_requeued", "Stuck orders the sweeper handed to a worker again.", registry=r
         ),
         ws_connections=Gauge("ws_connections", "Open WebSocket connections.", registry=r),
         ws_messages_sent=Counter("ws_messages_sent", "Frames sent to WebSocket clients.", registry=r),

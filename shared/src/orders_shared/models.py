@@ -50,6 +50,8 @@ class Order(SQLModel, table=True):
     id: uuid.UUID = Field(primary_key=True)
     client: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     idempotency_key: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # Hash of the canonical request body: a replayed Idempotency-Key must come with the same body.
+    request_hash: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     type: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     token_in: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     token_out: str = Field(sa_column=sa.Column(sa.Text, nullable=False))

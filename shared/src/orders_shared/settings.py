@@ -74,6 +74,14 @@ class ApiSettings(CommonSettings):
     outbox_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Orders published per relay batch."
     )
+    stuck_after_s: float = Field(
+        default=120,
+        gt=0,
+        description="An unfinished order this long without progress is handed to a worker again.",
+    )
+    sweep_interval_s: float = Field(
+        default=15, gt=0, description="How often the sweeper looks for stuck orders."
+    )
     outbox_poll_s: float = Field(
         default=1.0,
         gt=0,
@@ -128,6 +136,9 @@ class NotifierSettings(CommonSettings):
         ge=8,
         le=100_000,
         description="Frames buffered per socket before a slow client is closed.",
+    )
+    ws_resync_s: float = Field(
+        default=15, gt=0, description="How often open sockets look in Postgres for events the broker missed."
     )
     ws_ping_interval_s: float = Field(default=20.0, gt=0, description="Seconds between WebSocket pings.")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +15,7 @@ from orders_api.limits import BodySizeLimit
 from orders_api.outbox import OutboxRelay
 from orders_api.problems import install_problem_handlers
 from orders_api.service import OrderService
+from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
@@ -51,15 +51,25 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 batch_size=settings.outbox_batch_size,
                 poll_s=settings.outbox_poll_s,
             )
+            sweeper = Sweeper(
+                engine,
+                topology.orders,
+                metrics,
+                stuck_after_s=settings.stuck_after_s,
+                interval_s=settings.sweep_interval_s,
+            )
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
-            relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+            tasks = [
+                asyncio.create_task(relay.run(), name="outbox-relay"),
+                asyncio.create_task(sweeper.run(), name="sweeper"),
+            ]
             try:
                 yield {"orders": OrderService(engine, metrics, nudge, settings.default_slippage_bps)}
             finally:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             await connection.close()
             await engine.dispose()

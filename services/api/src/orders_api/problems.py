@@ -8,13 +8,17 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException
 
-from orders_shared.errors import EngineError, InvalidOrder, OrderNotFound
+from orders_shared.errors import EngineError, IdempotencyConflict, InvalidOrder, OrderNotFound, Unavailable
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 
 PROBLEM_JSON = "application/problem+json"
+# What a client is told to wait before retrying while Postgres is away.
+RETRY_AFTER_S = 2
 log = get_logger()
 
 
@@ -82,6 +86,27 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return problem(404, "Order not found", "no such order", instance=request.url.path)
 
+    async def conflict(request: Request, exc: Exception) -> JSONResponse:
+        metrics.orders_rejected.labels(reason="idempotency_conflict").inc()
+        return problem(
+            409,
+            "Idempotency conflict",
+            str(exc),
+            instance=request.url.path,
+            errors=[{"field": "Idempotency-Key", "message": str(exc)}],
+        )
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency_unavailable", error=type(exc).__name__, path=request.url.path)
+        metrics.internal_errors.labels(where="api_unavailable").inc()
+        return problem(
+            503,
+            "Service unavailable",
+            "the order store is unreachable; try again shortly",
+            instance=request.url.path,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     async def engine_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("engine_error", error=str(exc), code=getattr(exc, "code", None), path=request.url.path)
         metrics.internal_errors.labels(where="api").inc()
@@ -108,6 +133,9 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidOrder, invalid_order)
     app.add_exception_handler(OrderNotFound, not_found)
+    app.add_exception_handler(IdempotencyConflict, conflict)
+    for unreachable in (Unavailable, DBAPIError, SATimeoutError, OSError):
+        app.add_exception_handler(unreachable, unavailable)
     app.add_exception_handler(EngineError, engine_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)

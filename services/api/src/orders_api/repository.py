@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.models import events_table, orders_table
@@ -23,14 +24,21 @@ async def insert_order(
     token_out: str,
     amount_in: Decimal,
     slippage_bps: int,
-) -> datetime:
-    """Insert a pending order and its event #1; returns the commit timestamp they share."""
-    created_at: datetime = (
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> bool:
+    """Insert a pending order and its event #1; False (and nothing written) if the key is taken.
+
+    The unique (client, idempotency_key) constraint decides a race between duplicates, not a read.
+    """
+    created_at = (
         await conn.execute(
-            sa.insert(orders_table)
+            insert(orders_table)
             .values(
                 id=order_id,
                 client=client,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
                 type="market",
                 token_in=token_in,
                 token_out=token_out,
@@ -40,15 +48,29 @@ async def insert_order(
                 attempt=0,
                 last_seq=1,
             )
+            .on_conflict_do_nothing(constraint="uq_orders_client_idempotency_key")
             .returning(orders_table.c.created_at)
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if created_at is None:
+        return False
     await conn.execute(
         sa.insert(events_table).values(
             order_id=order_id, seq=1, status=Status.PENDING.value, detail={}, created_at=created_at
         )
     )
-    return created_at
+    return True
+
+
+async def find_by_idempotency_key(conn: AsyncConnection, client: str, key: str) -> sa.Row[Any, Any] | None:
+    """The order a client created with ``key``, with the hash of the body it came with."""
+    return (
+        await conn.execute(
+            sa.select(orders_table.c.id, orders_table.c.request_hash).where(
+                orders_table.c.client == client, orders_table.c.idempotency_key == key
+            )
+        )
+    ).first()
 
 
 async def list_orders(
@@ -56,9 +78,9 @@ async def list_orders(
     *,
     client: str,
     status: Status | None,
-    before: tuple[datetime, uuid.UUID] | None,
+    before: tuple[Any, uuid.UUID] | None,
     limit: int,
-) -> Sequence[sa.Row[tuple[object, ...]]]:
+) -> Sequence[sa.Row[Any]]:
     """The client's orders, newest first, strictly older than the ``before`` cursor."""
     query = sa.select(orders_table).where(orders_table.c.client == client)
     if status is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from orders_api.deps import ClientDep, OrderServiceDep
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest
@@ -20,12 +20,35 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
     "/execute",
     status_code=202,
     response_model=Accepted,
-    responses={400: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
+    responses={
+        200: {"model": Accepted, "description": "The order this Idempotency-Key already created"},
+        400: _PROBLEM,
+        409: _PROBLEM,
+        413: _PROBLEM,
+        422: _PROBLEM,
+        503: _PROBLEM,
+    },
     summary="Submit a market order",
 )
-async def execute_order(body: OrderRequest, orders: OrderServiceDep, client: ClientDep) -> Accepted:
+async def execute_order(
+    body: OrderRequest,
+    orders: OrderServiceDep,
+    client: ClientDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Send the same key again to get the first order back instead of a second one.",
+        ),
+    ] = None,
+) -> Accepted:
     """Accept the order once it is stored; follow it on `/api/orders/ws?orderId=…`."""
-    return await orders.submit(body, client=client)
+    accepted, created = await orders.submit(body, client=client, idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return accepted
 
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={404: _PROBLEM}, summary="One order")

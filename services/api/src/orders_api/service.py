@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import repository
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView
 from orders_shared.contracts import RouteLeg
-from orders_shared.errors import InvalidOrder, OrderNotFound
+from orders_shared.errors import IdempotencyConflict, InvalidOrder, OrderNotFound
 from orders_shared.metrics import Metrics
 from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
@@ -57,6 +59,12 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
     return ValidOrder(token_in, token_out, amount.normalize(), slippage)
+
+
+def request_hash(request: OrderRequest) -> str:
+    """A digest of the request as parsed, so key order and whitespace do not make two bodies differ."""
+    canonical = orjson.dumps(request.model_dump(mode="json", by_alias=True), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def encode_cursor(created_at: datetime, order_id: uuid.UUID) -> str:
@@ -99,26 +107,41 @@ class OrderService:
     relay_nudge: asyncio.Event
     default_slippage_bps: int = 50
 
-    async def submit(self, request: OrderRequest, *, client: str) -> Accepted:
-        """Store the order and its `pending` event in one transaction; the relay then publishes it."""
+    async def submit(
+        self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
+    ) -> tuple[Accepted, bool]:
+        """Store the order and its `pending` event in one transaction; the relay then publishes it.
+
+        Returns the answer and whether the order is new; a replayed Idempotency-Key with the same body
+        gets the first order back, with a different body IdempotencyConflict.
+        """
         order = validate(request, self.default_slippage_bps)
-        order_id = uuid.uuid4()
+        accepted = Accepted(order_id=uuid.uuid4(), ignored_fields=request.ignored_fields())
+        body_hash = request_hash(request) if idempotency_key else None
         async with self.engine.begin() as conn:
-            await repository.insert_order(
+            created = await repository.insert_order(
                 conn,
-                order_id=order_id,
+                order_id=accepted.order_id,
                 client=client,
                 token_in=order.token_in.symbol,
                 token_out=order.token_out.symbol,
                 amount_in=order.amount_in,
                 slippage_bps=order.slippage_bps,
+                idempotency_key=idempotency_key,
+                request_hash=body_hash,
             )
+            if not created:
+                assert idempotency_key is not None  # only the key's unique constraint can refuse the row
+                first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
+        if not created:
+            if first is None or first.request_hash != body_hash:
+                raise IdempotencyConflict("this Idempotency-Key was used with a different body")
+            return accepted.model_copy(update={"order_id": first.id}), False
         self.relay_nudge.set()
-        ignored = request.ignored_fields()
         self.metrics.orders_accepted.inc()
-        if ignored:
-            self.metrics.ignored_fields.inc(len(ignored))
-        return Accepted(order_id=order_id, ignored_fields=ignored)
+        if accepted.ignored_fields:
+            self.metrics.ignored_fields.inc(len(accepted.ignored_fields))
+        return accepted, True
 
     async def get(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
         """The order with its events; another client's order does not exist for this one."""

@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+
 import uvicorn
 
+from orders_notifier import protocol
 from orders_notifier.app import create_app
+from orders_notifier.hub import Hub
 from orders_shared.logging import configure_logging
 from orders_shared.settings import NotifierSettings
+
+
+class NotifierServer(uvicorn.Server):
+    """uvicorn, but sockets are closed with 1001 (going away) before it drops them with 1012."""
+
+    def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Tell every client to reconnect elsewhere, then shut down as uvicorn does."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.hub.close_all(protocol.GOING_AWAY), timeout=5)
+        await super().shutdown(sockets)
 
 
 def main() -> None:
     """Read the settings, configure logging, serve WebSockets until SIGTERM."""
     settings = NotifierSettings()
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings),
+    hub = Hub()
+    config = uvicorn.Config(
+        create_app(settings, hub),
         host=settings.notifier_host,
         port=settings.notifier_port,
         log_config=None,
@@ -24,6 +45,7 @@ def main() -> None:
         ws_max_size=4096,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
+    NotifierServer(config, hub).run()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,9 +21,12 @@ from orders_shared.settings import NotifierSettings
 from orders_shared.topology import declare
 
 
-def create_app(settings: NotifierSettings, registry: CollectorRegistry | None = None) -> FastAPI:
+def create_app(
+    settings: NotifierSettings, hub: Hub | None = None, registry: CollectorRegistry | None = None
+) -> FastAPI:
     """Build the notifier; nothing connects until the lifespan starts."""
     metrics = create_metrics(registry)
+    hub = hub if hub is not None else Hub()
     checks: dict[str, Check] = {}
 
     @asynccontextmanager
@@ -31,7 +35,8 @@ def create_app(settings: NotifierSettings, registry: CollectorRegistry | None = 
             str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-notifier"
         )
         connection = await connect(settings.amqp_url, name="orders-notifier")
-        hub = Hub()
+        # Events published while this replica was cut off from RabbitMQ are in Postgres only.
+        connection.reconnect_callbacks.add(lambda *_: hub.resync_all())
         try:
             channel = await connection.channel(publisher_confirms=False)
             topology = await declare(
@@ -42,8 +47,12 @@ def create_app(settings: NotifierSettings, registry: CollectorRegistry | None = 
             await subscribe(channel, topology.events, hub, metrics)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
-            yield {"hub": hub, "engine": engine, "metrics": metrics, "send_queue": settings.ws_send_queue}
-            await hub.close_all(protocol.GOING_AWAY)
+            resync = asyncio.create_task(_resync_every(hub, settings.ws_resync_s), name="ws-resync")
+            try:
+                yield {"hub": hub, "engine": engine, "metrics": metrics, "send_queue": settings.ws_send_queue}
+            finally:
+                resync.cancel()
+                await hub.close_all(protocol.GOING_AWAY)
         finally:
             await connection.close()
             await engine.dispose()
@@ -54,3 +63,10 @@ def create_app(settings: NotifierSettings, registry: CollectorRegistry | None = 
     app.include_router(routes.router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
     return app
+
+
+async def _resync_every(hub: Hub, interval_s: float) -> None:
+    # A lost doorbell (a publish that failed after its commit) must not leave a client waiting forever.
+    while True:
+        await asyncio.sleep(interval_s)
+        hub.resync_all()

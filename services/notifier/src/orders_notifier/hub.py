@@ -37,6 +37,11 @@ class Follow:
 
 
 @dataclass(frozen=True, slots=True)
+class Resync:
+    """Check Postgres for events this socket has not seen (after a broker outage, and now and then)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A frame that is not an order event (errors)."""
 
@@ -52,12 +57,12 @@ class Session:
     engine: AsyncEngine
     metrics: Metrics
     single: bool
-    inbox: asyncio.Queue[OrderEvent | Follow | Frame]
+    inbox: asyncio.Queue[OrderEvent | Follow | Resync | Frame]
     sent: dict[uuid.UUID, int] = field(default_factory=dict)
     following: set[uuid.UUID] = field(default_factory=set)
     closing: bool = False
 
-    def offer(self, item: OrderEvent | Follow | Frame) -> None:
+    def offer(self, item: OrderEvent | Follow | Resync | Frame) -> None:
         """Queue an item for the writer; a client that lets the queue fill is closed with 1013."""
         if self.closing:
             return
@@ -95,6 +100,8 @@ class Session:
                 await self.ws.send_json(item.payload)
             elif isinstance(item, Follow):
                 await self._start(item)
+            elif isinstance(item, Resync):
+                await self._resync()
             else:
                 await self._live(item)
 
@@ -112,6 +119,14 @@ class Session:
         await self._send(events)
         if self.single and Status(order.status) in TERMINAL and order.last_seq <= self.sent[follow.order_id]:
             await self._finish(follow.order_id)
+
+    async def _resync(self) -> None:
+        if not self.sent:
+            return
+        async with self.engine.connect() as conn:
+            for order_id, last in tuple(self.sent.items()):
+                if order_id in self.following:
+                    await self._send(await fetch_events(conn, order_id, last))
 
     async def _live(self, event: OrderEvent) -> None:
         last = self.sent.get(event.order_id)
@@ -170,6 +185,12 @@ class Hub:
         """Hand ``event`` to every session following its order."""
         for session in tuple(self.followers.get(event.order_id, ())):
             session.offer(event)
+
+    def resync_all(self) -> None:
+        """Have every socket look in Postgres for events the broker did not bring."""
+        for session in tuple(self.sessions):
+            if session.following:
+                session.offer(Resync())
 
     async def close_all(self, code: int) -> None:
         """Close every socket (on shutdown, 1001 so clients reconnect elsewhere)."""

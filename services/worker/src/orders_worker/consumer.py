@@ -101,7 +101,7 @@ class Consumer:
             retry = ExecuteOrder(order_id=command.order_id, attempt=command.attempt + 1)
             await publish(self.orders, retry_key(command.attempt), retry)
             return
-        await self.pipeline.fail(command.order_id, code, reason)
+        await self.pipeline.fail(command.order_id, code, reason, attempt=command.attempt)
         if retryable:
             self.metrics.dead_letters.inc()
             await publish(self.orders, DEAD_KEY, command)

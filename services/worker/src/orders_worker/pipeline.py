@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
 
+import sqlalchemy as sa
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +21,7 @@ from orders_shared.contracts import ExecuteOrder, OrderEvent, RouteLeg
 from orders_shared.errors import NoRoute, SlippageExceeded
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
+from orders_shared.models import orders_table
 from orders_shared.queries import fetch_order
 from orders_shared.status import TERMINAL, Status
 from orders_shared.tokens import SOL, Token, find_token
@@ -76,10 +78,12 @@ class Pipeline:
             log.warning("order_unknown")
             return
         status = Status(order.status)
-        if status in TERMINAL or message.attempt < order.attempt:
+        moved_on = message.seen_seq is not None and message.seen_seq != order.last_seq
+        if status in TERMINAL or message.attempt < order.attempt or moved_on:
             log.info("message_stale", status=status.value, order_attempt=order.attempt)
             return
-        if status is not Status.PENDING and message.attempt == order.attempt and not redelivered:
+        takeover = redelivered or message.seen_seq is not None
+        if status is not Status.PENDING and message.attempt == order.attempt and not takeover:
             # The same attempt is already under way elsewhere (e.g. the outbox published twice).
             log.info("message_duplicate", status=status.value)
             return
@@ -184,7 +188,7 @@ class Pipeline:
             log.info("order_confirmed", amount_out=str(amount_out), executed_price=str(price))
             await self._announce(event)
 
-    async def fail(self, order_id: Any, code: str, reason: str) -> OrderEvent | None:
+    async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
         for _ in range(3):
             async with self.engine.begin() as conn:
@@ -199,6 +203,7 @@ class Pipeline:
                     {"errorCode": code, "error": reason},
                     failure_code=code,
                     failure_reason=reason,
+                    attempt=sa.func.greatest(orders_table.c.attempt, attempt),
                 )
             if event is not None:
                 self.metrics.order_duration.labels(outcome="failed").observe(

@@ -1,0 +1,80 @@
+"""The sweeper: hands orders that stopped making progress (their worker died) to a worker again.
+
+RabbitMQ redelivers what a dead worker held, so this is the net under the net: whatever the cause, an
+accepted order that has not moved for STUCK_AFTER_S is published again with the seq it was stuck at. The
+receiver takes it over only if it is still there, and the compare-and-set steps and the executions
+ledger make a needless takeover harmless. Stamping `updated_at` spaces the retries of one order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from aio_pika.abc import AbstractExchange
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_shared.amqp import publish
+from orders_shared.contracts import ExecuteOrder
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+from orders_shared.models import orders_table
+from orders_shared.topology import EXECUTE_KEY
+
+log = get_logger()
+_BATCH = 500
+
+
+@dataclass(slots=True)
+class Sweeper:
+    """Re-enqueues stuck orders every ``interval_s``."""
+
+    engine: AsyncEngine
+    exchange: AbstractExchange
+    metrics: Metrics
+    stuck_after_s: float = 120
+    interval_s: float = 15
+
+    async def sweep_once(self) -> int:
+        """One pass; returns how many orders it handed out again."""
+        stuck = (
+            sa.select(orders_table.c.id)
+            .where(
+                orders_table.c.status.not_in(("confirmed", "failed")),
+                orders_table.c.enqueued_at.is_not(None),
+                orders_table.c.updated_at < sa.func.now() - timedelta(seconds=self.stuck_after_s),
+            )
+            .order_by(orders_table.c.updated_at)
+            .limit(_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.update(orders_table)
+                    .where(orders_table.c.id.in_(stuck.scalar_subquery()))
+                    .values(updated_at=sa.func.now())
+                    .returning(orders_table.c.id, orders_table.c.attempt, orders_table.c.last_seq)
+                )
+            ).all()
+            for row in rows:
+                message = ExecuteOrder(order_id=row.id, attempt=max(row.attempt, 1), seen_seq=row.last_seq)
+                await publish(self.exchange, EXECUTE_KEY, message)
+        if rows:
+            self.metrics.sweeper_requeued.inc(len(rows))
+            log.warning("stuck_orders_requeued", count=len(rows))
+        return len(rows)
+
+    async def run(self) -> None:
+        """Sweep until cancelled; a failed pass is logged and the next one tries again."""
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker or database away: the orders stay stuck until the next pass
+                self.metrics.internal_errors.labels(where="sweeper").inc()
+                log.warning("sweep_failed", exc_info=True)
