@@ -36,7 +36,13 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml ser
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.installed ## Build the environment (uv, the workspace, dev tools)
+# The venues' own npm SDKs, which the differential tests quote against (Node.js from the machine).
+SDK := tests/venues/sdk
+$(SDK)/node_modules/.installed: $(SDK)/package-lock.json
+	npm ci --prefix $(SDK) --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed $(SDK)/node_modules/.installed ## Build the environment (uv, the workspace, dev tools, the venue SDKs)
 
 lint: install ## ruff and mypy --strict
 	$(BIN)/ruff check .

@@ -127,7 +127,9 @@ class DlmmSwap:
 
 def base_fee_rate(bin_step: int, parameters: DlmmParameters) -> int:
     """The base fee rate over 1e9."""
-    return parameters.base_factor * bin_step * 10 * 10**parameters.base_fee_power_factor
+    # An int ** int is not an int to mypy (negative powers give floats); the power factor is never negative.
+    power: int = 10**parameters.base_fee_power_factor
+    return parameters.base_factor * bin_step * 10 * power
 
 
 def variable_fee_rate(bin_step: int, parameters: DlmmParameters, volatility_accumulator: int) -> int:
@@ -253,6 +255,9 @@ def swap_quote(
         total_out += out
         fee_total += fee - protocol_fee
         protocol_total += protocol_fee
+        if (amount_x if swap_for_y else amount_y) + into_bin > U64_MAX:
+            # The program's checked add fails the whole swap; the SDK does not check.
+            raise AmountTooLarge(f"bin {bin_id} would hold more than a u64")
         if swap_for_y:
             bins[bin_id] = (amount_x + into_bin, amount_y - out)
         else:

@@ -133,10 +133,8 @@ def swap_base_output(
     if amount_out <= 0:
         raise InvalidAmount("amount_out must be positive")
     _check_curve(input_reserve, output_reserve)
-    if creator_fee_on_input:
-        swapped_out = amount_out
-    else:
-        swapped_out = pre_fee_amount(amount_out, creator_fee_rate)
+    # A creator fee on the output grosses the curve's output up, so the trader still receives amount_out.
+    swapped_out = amount_out if creator_fee_on_input else pre_fee_amount(amount_out, creator_fee_rate)
     if swapped_out >= output_reserve:
         raise InsufficientLiquidity("the pool holds less than the requested output")
     swapped_in = _ceil_div(input_reserve * swapped_out, output_reserve - swapped_out)
@@ -297,6 +295,10 @@ def _curve_impact_pct(curve: CurveSwap, input_reserve: int, output_reserve: int)
 
 
 def _finish(pool: CpmmPool, curve: CurveSwap, zero_for_one: bool) -> CpmmSwap:
+    input_vault = pool.vault_0 if zero_for_one else pool.vault_1
+    if input_vault + curve.input_amount > U64_MAX:
+        # The token program refuses a transfer that would take the vault past a u64.
+        raise AmountTooLarge("the input vault would exceed a u64")
     input_reserve, output_reserve = pool.reserves(zero_for_one)
     return CpmmSwap(
         zero_for_one=zero_for_one,

@@ -101,8 +101,8 @@ def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int =
     best_single = None
     if filled:
         # max() keeps the first of equal outputs, so ties go to the venue listed first.
-        out, name = max(filled, key=lambda pair: pair[0])
-        best_single = Leg(name, 100, amount_in, out)
+        single_out, name = max(filled, key=lambda pair: pair[0])
+        best_single = Leg(name, 100, amount_in, single_out)
 
     best: tuple[int, int, tuple[Leg, ...]] | None = None
     for units in _allocations(100 // step_pct, len(names)):

@@ -1,11 +1,10 @@
-"""`orders-api`: run the api in the foreground."""
+"""`orders-api`: run the api in the foreground; SIGTERM drains in-flight requests."""
 
 from __future__ import annotations
 
-import uvicorn
-
 from orders_api.app import create_app
 from orders_shared.logging import configure_logging
+from orders_shared.serving import GracefulServer, server_config
 from orders_shared.settings import ApiSettings
 
 
@@ -13,16 +12,14 @@ def main() -> None:
     """Read the settings, configure logging, serve until SIGTERM."""
     settings = ApiSettings()
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        log_config=None,
-        access_log=False,
+        grace_s=settings.shutdown_grace_s,
         proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-        timeout_keep_alive=5,
     )
+    GracefulServer(config).run()
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ from orders_notifier import protocol
 from orders_notifier.app import create_app
 from orders_notifier.hub import Hub
 from orders_shared.logging import configure_logging
+from orders_shared.serving import GracefulServer, server_config
 from orders_shared.settings import NotifierSettings
 
 
-class NotifierServer(uvicorn.Server):
+class NotifierServer(GracefulServer):
     """uvicorn, but sockets are closed with 1001 (going away) before it drops them with 1012."""
 
     def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
@@ -34,16 +35,14 @@ def main() -> None:
     settings = NotifierSettings()
     configure_logging(settings.log_level, settings.log_format)
     hub = Hub()
-    config = uvicorn.Config(
+    config = server_config(
         create_app(settings, hub),
         host=settings.notifier_host,
         port=settings.notifier_port,
-        log_config=None,
-        access_log=False,
+        grace_s=settings.shutdown_grace_s,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
         ws_max_size=4096,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
     NotifierServer(config, hub).run()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from orders_shared.logging import configure_logging
+from orders_shared.serving import GracefulServer, server_config
 from orders_shared.settings import WorkerSettings
 from orders_worker.app import create_app
 
@@ -13,15 +12,14 @@ def main() -> None:
     """Read the settings, configure logging, consume until SIGTERM."""
     settings = WorkerSettings()
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
+    # The lifespan's shutdown drains the consumer within SHUTDOWN_GRACE_S.
+    config = server_config(
         create_app(settings),
         host=settings.worker_host,
         port=settings.worker_port,
-        log_config=None,
-        access_log=False,
-        # The lifespan's shutdown does the draining; uvicorn must wait for it.
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+        grace_s=settings.shutdown_grace_s,
     )
+    GracefulServer(config).run()
 
 
 if __name__ == "__main__":
