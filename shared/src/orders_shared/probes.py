@@ -36,7 +36,8 @@ def broker_check(connection: AbstractConnection) -> Check:
     """A readiness check that the (robust) RabbitMQ connection is up."""
 
     async def check() -> bool:
-        return not connection.is_closed
+        # A robust connection is not "closed" while it reconnects; `connected` says whether it is up.
+        return connection.connected.is_set() and not connection.is_closed
 
     return check
 
