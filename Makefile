@@ -22,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install lint fmt test migrate run-api run-worker run-notifier dev clean
+.PHONY: help install lint fmt test soak migrate run-api run-worker run-notifier dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ fmt: install ## Format and fix what ruff can
 
 test: install lint ## Lint, then every test against the local Postgres and RabbitMQ
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
+	$(BIN)/python -m soak $(SOAK_ARGS)
 
 migrate: install ## Create the database if needed and migrate it to the newest schema
 	$(BIN)/orders-migrate --create-database

@@ -1,0 +1,1 @@
+"""`make soak`: thousands of orders through faults, then an exact reconciliation."""
