@@ -53,7 +53,7 @@ fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint ## Lint, then every test against the local Postgres and RabbitMQ
+test: install lint tools ## Lint, then every test against the local Postgres and RabbitMQ
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
@@ -80,3 +80,5 @@ dev: migrate ## Migrate, then run all three services; Ctrl-C stops them all
 
 clean: ## Remove the environment and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+include deploy/deploy.mk

@@ -82,6 +82,22 @@ class Watcher:
             await ws.close()
 
 
+async def _submit(client: httpx.AsyncClient, body: dict[str, str]) -> uuid.UUID:
+    # A client's retry after a dropped connection carries the same Idempotency-Key: never a second order.
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    for attempt in range(5):
+        try:
+            response = await client.post("/api/orders/execute", json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == 4:
+                raise
+            continue
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"order refused: {response.status_code} {response.text}")
+        return uuid.UUID(response.json()["orderId"])
+    raise AssertionError("unreachable")
+
+
 async def submit_all(
     stack: Stack, watcher: Watcher, orders: int, concurrency: int, on_half: Any
 ) -> list[uuid.UUID]:
@@ -95,12 +111,7 @@ async def submit_all(
                 {"tokenIn": a, "tokenOut": b, "amountIn": amount}
                 for a, b, amount in (pairs[n % len(pairs)] for n in range(start, min(start + CHUNK, orders)))
             ]
-            responses = await asyncio.gather(*(client.post("/api/orders/execute", json=b) for b in bodies))
-            chunk = []
-            for response in responses:
-                if response.status_code != 202:
-                    raise RuntimeError(f"order refused: {response.status_code} {response.text}")
-                chunk.append(uuid.UUID(response.json()["orderId"]))
+            chunk = list(await asyncio.gather(*(_submit(client, body) for body in bodies)))
             ids.extend(chunk)
             await watcher.follow(chunk)
             if start < orders // 2 <= start + CHUNK:

@@ -55,6 +55,25 @@ class CommonSettings(BaseSettings):
     retry_base_delay_ms: int = Field(
         default=1000, ge=1, le=600_000, description="Delay before the first retry; doubles each retry."
     )
+    market_seed: int = Field(default=42, description="Seed of the simulated market: same seed, same prices.")
+    market_volatility_bps: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="Stdev of the reference prices' 1 s log return, in bps.",
+    )
+    venue_basis_bps: int = Field(
+        default=200,
+        ge=0,
+        le=2000,
+        description="Largest gap between a venue's pool and the reference, in bps.",
+    )
+    arbitrage_half_life_s: int = Field(
+        default=20,
+        ge=1,
+        le=86_400,
+        description="Seconds for arbitrage to close half a pool's gap to its target.",
+    )
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, le=600, description="Seconds a service takes to finish in-flight work on SIGTERM."
     )
@@ -105,9 +124,6 @@ class WorkerSettings(CommonSettings):
     )
     venue_execute_latency_ms: LatencyRange = Field(
         default="2000-3000", description="Simulated swap execution latency range."
-    )
-    market_seed: int = Field(
-        default=42, description="Seed of the simulated venues' prices: the same seed gives the same run."
     )
     venue_quote_timeout_ms: int = Field(
         default=1500, ge=1, description="A venue slower than this to quote is left out."

@@ -8,10 +8,12 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
 
+from orders_venues.pools import TOKENS as VENUE_TOKENS
+
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """An SPL token (SOL is traded as wrapped SOL, whose mint it shares)."""
+    """An SPL token; SOL is native and is traded as wrapped SOL (wSOL), whose mint it shares."""
 
     symbol: str
     mint: str
@@ -23,21 +25,30 @@ class Token:
         return int(amount.scaleb(self.decimals))
 
     def from_base_units(self, amount: int) -> Decimal:
-        """Base units back to a Decimal of this token."""
-        return Decimal(amount).scaleb(-self.decimals)
+        """Base units back to a Decimal of this token, without trailing zeros."""
+        return plain(Decimal(amount).scaleb(-self.decimals))
 
 
-SOL: Final = Token("SOL", "So11111111111111111111111111111111111111112", 9, native=True)
-USDC: Final = Token("USDC", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 6)
-USDT: Final = Token("USDT", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY2oXuxRuiVmkwM8Bq8", 6)
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and never in exponent form (``1E+1`` prints as ``10``)."""
+    normal = value.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
-TOKENS: Final[tuple[Token, ...]] = (SOL, USDC, USDT)
+
+# One registry: the venues' pools are built from the same mints and decimals.
+TOKENS: Final[tuple[Token, ...]] = tuple(
+    Token(t.symbol, t.mint, t.decimals, native=t.symbol == "SOL") for t in VENUE_TOKENS.values()
+)
+SOL: Final = next(t for t in TOKENS if t.symbol == "SOL")
+USDC: Final = next(t for t in TOKENS if t.symbol == "USDC")
+USDT: Final = next(t for t in TOKENS if t.symbol == "USDT")
 
 _BY_KEY: Final[Mapping[str, Token]] = MappingProxyType(
-    {**{t.symbol: t for t in TOKENS}, **{t.mint: t for t in TOKENS}}
+    {**{t.symbol: t for t in TOKENS}, **{t.mint: t for t in TOKENS}, "WSOL": SOL}
 )
 
 
 def find_token(symbol_or_mint: str) -> Token | None:
-    """The token named by its symbol (any case) or its mint address, if we trade it."""
+    """The token named by its symbol (any case; wSOL is SOL) or its mint address, if we trade it."""
     return _BY_KEY.get(symbol_or_mint) or _BY_KEY.get(symbol_or_mint.upper())

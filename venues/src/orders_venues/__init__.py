@@ -14,8 +14,10 @@ from .errors import (
     NoRoute,
     VenueMathError,
 )
+from .exchange import VENUES, Side, orient
+from .market import Market
 from .meteora import DlmmParameters, DlmmPool, DlmmSwap, DlmmVParameters, swap_quote
-from .pools import DEFAULT_USD_PRICES, TOKENS, PairPools, Token, default_pools
+from .pools import DEFAULT_USD_PRICES, PAIRS, TOKENS, PairPools, Token, default_pools
 from .q64 import bin_array_bounds, bin_id_to_bin_array_index, get_q_price_from_id
 from .quote import Quote
 from .raydium import (
@@ -33,7 +35,9 @@ from .router import Leg, QuoteFn, Route, best_route, best_single_venue
 
 __all__ = [
     "DEFAULT_USD_PRICES",
+    "PAIRS",
     "TOKENS",
+    "VENUES",
     "AmountTooLarge",
     "AmountTooSmall",
     "CannotFill",
@@ -49,11 +53,13 @@ __all__ = [
     "InvalidAmount",
     "InvalidPool",
     "Leg",
+    "Market",
     "NoRoute",
     "PairPools",
     "Quote",
     "QuoteFn",
     "Route",
+    "Side",
     "Token",
     "VenueMathError",
     "apply_swap",
@@ -63,6 +69,7 @@ __all__ = [
     "bin_id_to_bin_array_index",
     "default_pools",
     "get_q_price_from_id",
+    "orient",
     "swap_base_input",
     "swap_base_output",
     "swap_exact_in",

@@ -104,6 +104,10 @@ _SPECS: tuple[_PairSpec, ...] = (
 )
 
 
+# The pairs with pools, as ``BASE/QUOTE``.
+PAIRS: tuple[str, ...] = tuple(f"{spec.base}/{spec.quote}" for spec in _SPECS)
+
+
 def _base_units(usd: Decimal, token: Token, usd_prices: Mapping[str, Decimal]) -> int:
     amount = _PRICE_CONTEXT.divide(_PRICE_CONTEXT.multiply(usd, 10**token.decimals), usd_prices[token.symbol])
     return int(amount.to_integral_value(rounding=ROUND_DOWN))

@@ -65,7 +65,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 asyncio.create_task(sweeper.run(), name="sweeper"),
             ]
             try:
-                yield {"orders": OrderService(engine, metrics, nudge, settings.default_slippage_bps)}
+                yield {"orders": OrderService(engine, metrics, nudge, settings)}
             finally:
                 for task in tasks:
                     task.cancel()
@@ -81,6 +81,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         lifespan=lifespan,
     )
     app.include_router(routes.router)
+    app.include_router(routes.quote_router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
     install_problem_handlers(app, metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

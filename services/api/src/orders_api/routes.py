@@ -6,9 +6,11 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from orders_api.deps import ClientDep, OrderServiceDep
-from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest
+from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView
 from orders_shared.status import Status
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -69,3 +71,26 @@ async def list_orders(
 ) -> OrderPage:
     """The caller's orders, newest first, a page at a time."""
     return await orders.list(client=client, status=status, cursor=cursor, limit=limit)
+
+
+quote_router = APIRouter(prefix="/api", tags=["quotes"])
+
+
+@quote_router.get(
+    "/quote", response_model=QuoteView, responses={422: _PROBLEM}, summary="Quote without ordering"
+)
+async def quote(
+    orders: OrderServiceDep,
+    token_in: Annotated[str, Query(alias="tokenIn", max_length=64, description="Symbol or mint sold.")],
+    token_out: Annotated[str, Query(alias="tokenOut", max_length=64, description="Symbol or mint bought.")],
+    amount_in: Annotated[str, Query(alias="amountIn", max_length=64, description="Amount of tokenIn.")],
+    slippage_bps: Annotated[int | None, Query(alias="slippageBps", ge=0, le=10_000)] = None,
+) -> QuoteView:
+    """Both venues' quotes and the chosen route (split when it pays), as Jupiter's quote API answers."""
+    try:
+        request = OrderRequest.model_validate(
+            {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount_in, "slippageBps": slippage_bps}
+        )
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
+    return await orders.quote(request)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
-from orders_shared.contracts import RouteLeg
+from orders_shared.contracts import Quote, RouteLeg
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -103,3 +103,17 @@ class OrderPage(CamelModel):
 
     orders: list[OrderView]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class QuoteView(CamelModel):
+    """`GET /api/quote`: every venue's quote for the whole amount and the route an order would take."""
+
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    quotes: list[Quote]
+    dex_chosen: str = Field(description="raydium, meteora, or split")
+    route: list[RouteLeg]
+    expected_amount_out: Decimal
+    min_amount_out: Decimal = Field(description="expectedAmountOut less slippageBps")

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +18,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import repository
-from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView
+from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
+from orders_shared import pools, routing
 from orders_shared.contracts import RouteLeg
-from orders_shared.errors import IdempotencyConflict, InvalidOrder, OrderNotFound
+from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
 from orders_shared.metrics import Metrics
 from orders_shared.queries import fetch_events, fetch_order
+from orders_shared.settings import ApiSettings
 from orders_shared.status import Status
-from orders_shared.tokens import Token, find_token
+from orders_shared.tokens import Token, find_token, plain
+from orders_venues import PAIRS, Side, orient
+from orders_venues import NoRoute as NoVenueRoute
 
 # SPL token amounts are u64 on chain: nothing larger can ever be traded.
 MAX_BASE_UNITS = 2**64 - 1
@@ -37,6 +42,7 @@ class ValidOrder:
     token_out: Token
     amount_in: Decimal
     slippage_bps: int
+    side: Side
 
 
 def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
@@ -49,6 +55,12 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("tokenOut", f"unknown token {request.token_out!r}; use a symbol or a mint address")
     if token_in == token_out:
         raise InvalidOrder("tokenOut", "must differ from tokenIn")
+    try:
+        side = orient(token_in.symbol, token_out.symbol)
+    except NoVenueRoute:
+        raise InvalidOrder(
+            "tokenOut", f"no pool trades {token_in.symbol} for {token_out.symbol}; pairs: {', '.join(PAIRS)}"
+        ) from None
     amount = request.amount_in
     if amount <= 0:
         raise InvalidOrder("amountIn", "must be greater than zero")
@@ -58,7 +70,7 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
     if token_in.to_base_units(amount) > MAX_BASE_UNITS:
         raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
-    return ValidOrder(token_in, token_out, amount.normalize(), slippage)
+    return ValidOrder(token_in, token_out, plain(amount), slippage, side)
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -105,7 +117,7 @@ class OrderService:
     engine: AsyncEngine
     metrics: Metrics
     relay_nudge: asyncio.Event
-    default_slippage_bps: int = 50
+    settings: ApiSettings
 
     async def submit(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
@@ -115,7 +127,7 @@ class OrderService:
         Returns the answer and whether the order is new; a replayed Idempotency-Key with the same body
         gets the first order back, with a different body IdempotencyConflict.
         """
-        order = validate(request, self.default_slippage_bps)
+        order = validate(request, self.settings.default_slippage_bps)
         accepted = Accepted(order_id=uuid.uuid4(), ignored_fields=request.ignored_fields())
         body_hash = request_hash(request) if idempotency_key else None
         async with self.engine.begin() as conn:
@@ -142,6 +154,31 @@ class OrderService:
         if accepted.ignored_fields:
             self.metrics.ignored_fields.inc(len(accepted.ignored_fields))
         return accepted, True
+
+    async def quote(self, request: OrderRequest) -> QuoteView:
+        """Every venue's quote and the route an order would take now, without creating one."""
+        order = validate(request, self.settings.default_slippage_bps)
+        async with self.engine.connect() as conn:
+            state = await pools.read(conn, order.side.pair)
+        now = int(time.time())
+        current = routing.settled(state, self.settings, now)
+        try:
+            decision = routing.decide(
+                current, order.side, order.token_in, order.token_out, order.amount_in, order.slippage_bps, now
+            )
+        except NoRoute:
+            raise InvalidOrder("amountIn", "more than the venues' pools can fill") from None
+        return QuoteView(
+            token_in=order.token_in.symbol,
+            token_out=order.token_out.symbol,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            quotes=decision.quotes,
+            dex_chosen=decision.dex_chosen,
+            route=decision.legs,
+            expected_amount_out=decision.expected_out,
+            min_amount_out=decision.min_amount_out,
+        )
 
     async def get(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
         """The order with its events; another client's order does not exist for this one."""

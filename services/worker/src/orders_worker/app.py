@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from orders_shared import pools
 from orders_shared.amqp import connect
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
@@ -19,24 +19,17 @@ from orders_shared.topology import declare
 from orders_worker.consumer import Consumer
 from orders_worker.pipeline import Pipeline
 from orders_worker.router import Router
-from orders_worker.venues.base import Venue
-from orders_worker.venues.simulated import SimulatedVenue
+from orders_worker.venues.simulated import VenueLatency
 
 
-def build_venues(settings: WorkerSettings) -> dict[str, Venue]:
-    """The simulated venues, each with its own seeded randomness."""
-    specs = (("raydium", Decimal("0.0025")), ("meteora", Decimal("0.002")))
-    return {
-        name: SimulatedVenue(
-            name=name,
-            fee=fee,
-            rng=random.Random(f"{settings.market_seed}/{name}"),
-            quote_latency_s=settings.quote_latency_s(),
-            execute_latency_s=settings.execute_latency_s(),
-            failure_rate=settings.venue_failure_rate,
-        )
-        for name, fee in specs
-    }
+def venue_latency(settings: WorkerSettings) -> VenueLatency:
+    """The venues' simulated latency and failures, seeded so a run can be repeated."""
+    return VenueLatency(
+        rng=random.Random(f"{settings.market_seed}/latency"),
+        quote_latency_s=settings.quote_latency_s(),
+        execute_latency_s=settings.execute_latency_s(),
+        failure_rate=settings.venue_failure_rate,
+    )
 
 
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
@@ -58,11 +51,11 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
                 delivery_limit=settings.amqp_delivery_limit,
                 retry_base_delay_ms=settings.retry_base_delay_ms,
             )
-            venues = build_venues(settings)
-            router = Router(
-                list(venues.values()), metrics, quote_timeout_s=settings.venue_quote_timeout_ms / 1000
-            )
-            pipeline = Pipeline(engine, router, venues, topology.events, metrics)
+            async with engine.begin() as conn:
+                await pools.seed(conn)
+            latency = venue_latency(settings)
+            router = Router(engine, settings, latency, metrics)
+            pipeline = Pipeline(engine, router, latency, topology.events, metrics, settings)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)

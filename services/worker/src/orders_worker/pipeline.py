@@ -6,8 +6,8 @@ publish of that event. A worker that loses a compare-and-set stops: another one 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -16,31 +16,34 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders_shared import pools, routing
 from orders_shared.amqp import publish
-from orders_shared.contracts import ExecuteOrder, OrderEvent, RouteLeg
+from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.errors import NoRoute, SlippageExceeded
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.models import orders_table
 from orders_shared.queries import fetch_order
+from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
-from orders_shared.tokens import SOL, Token, find_token
+from orders_shared.tokens import Token, find_token, plain
+from orders_venues.exchange import execute
 from orders_worker import chain, repository
-from orders_worker.router import Route, Router
-from orders_worker.venues.base import Venue
+from orders_worker.router import Router
+from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
 
 
-def swap_instructions(token_in: Token, token_out: Token, dex: str) -> list[str]:
+def swap_instructions(token_in: Token, token_out: Token, venues: list[str]) -> list[str]:
     """The transaction's instructions: SOL is wrapped into wSOL to be sold and unwrapped once bought."""
     steps = ["setComputeUnitLimit", "setComputeUnitPrice"]
-    if token_in is SOL:
+    if token_in.native:
         steps += ["createAssociatedTokenAccount(wSOL)", "transfer(SOL->wSOL)", "syncNative(wSOL)"]
-    elif token_out is SOL:
+    elif token_out.native:
         steps += ["createAssociatedTokenAccount(wSOL)"]
-    steps.append(f"swap({dex})")
-    if SOL in (token_in, token_out):
+    steps += [f"swap({venue})" for venue in venues]
+    if token_in.native or token_out.native:
         steps.append("closeAccount(wSOL)")
     return steps
 
@@ -49,7 +52,7 @@ def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
     """Units of tokenOut received per unit of tokenIn, to 18 significant digits."""
     with localcontext() as ctx:
         ctx.prec = 18
-        return (amount_out / amount_in).normalize()
+        return plain(amount_out / amount_in)
 
 
 @dataclass(slots=True)
@@ -66,9 +69,10 @@ class Pipeline:
 
     engine: AsyncEngine
     router: Router
-    venues: Mapping[str, Venue]
+    latency: VenueLatency
     events: AbstractExchange
     metrics: Metrics
+    settings: WorkerSettings
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
@@ -91,40 +95,41 @@ class Pipeline:
         token_in, token_out = _token(order.token_in), _token(order.token_out)
         if status is Status.SUBMITTED:
             # The swap was sent: never build another; find it on the chain, or send the same one again.
-            await self._land(order, held, _route_from_json(order.route), token_in, token_out)
+            if not order.route:
+                raise NoRoute("the order was submitted without a stored route")
+            await self._land(order, held, routing.Decision.from_json(order.route), token_in, token_out)
             return
         await self._attempt(order, held, message.attempt, token_in, token_out)
 
     async def _attempt(self, order: Any, held: Held, attempt: int, token_in: Token, token_out: Token) -> None:
         started = time.perf_counter()
-        quotes = await self.router.quotes(token_in, token_out, order.amount_in)
-        routing = await self._step(
-            order.id, held, Status.ROUTING, {"quotes": quotes}, attempt=attempt, started=started
+        decision = await self.router.decide(token_in, token_out, order.amount_in, order.slippage_bps)
+        quoted = await self._step(
+            order.id, held, Status.ROUTING, {"quotes": decision.quotes}, attempt=attempt, started=started
         )
-        if routing is None:
+        if quoted is None:
             return
-        started = time.perf_counter()
-        route = self.router.choose(quotes, token_out, order.slippage_bps)
         log.info(
             "order_routed",
-            dex_chosen=route.dex_chosen,
-            quotes={q.venue: str(q.amount_out) for q in quotes},
-            min_amount_out=str(route.min_amount_out),
+            dex_chosen=decision.dex_chosen,
+            quotes={q.venue: str(q.amount_out) for q in decision.quotes},
+            legs={leg.venue: leg.percent for leg in decision.legs},
+            min_amount_out=str(decision.min_amount_out),
         )
-        building = await self._step(
+        built = await self._step(
             order.id,
             held,
             Status.BUILDING,
             {
-                "dexChosen": route.dex_chosen,
-                "route": route.legs,
-                "minAmountOut": route.min_amount_out,
-                "instructions": swap_instructions(token_in, token_out, route.dex_chosen),
+                "dexChosen": decision.dex_chosen,
+                "route": decision.legs,
+                "minAmountOut": decision.min_amount_out,
+                "instructions": swap_instructions(token_in, token_out, [leg.venue for leg in decision.legs]),
             },
-            route=route.as_json(),
-            started=started,
+            route=decision.as_json(),
+            started=time.perf_counter(),
         )
-        if building is None:
+        if built is None:
             return
         signature = chain.swap_signature(order.id)
         submitted = await self._step(
@@ -137,40 +142,45 @@ class Pipeline:
         )
         if submitted is None:
             return
-        await self._land(order, held, route, token_in, token_out)
+        await self._land(order, held, decision, token_in, token_out)
 
-    async def _land(self, order: Any, held: Held, route: Route, token_in: Token, token_out: Token) -> None:
+    async def _land(
+        self, order: Any, held: Held, decision: routing.Decision, token_in: Token, token_out: Token
+    ) -> None:
         started = time.perf_counter()
         signature = chain.swap_signature(order.id)
         async with self.engine.connect() as conn:
             landed = await repository.find_execution(conn, order.id)
-        if landed is not None:
-            amount_out: Decimal = landed.amount_out
-        else:
-            amount_out = Decimal(0)
-            for leg in route.legs:
-                venue = self.venues[leg.venue]
-                amount_out += await venue.execute(token_in, token_out, leg.amount_in, leg.expected_amount_out)
-            if amount_out < route.min_amount_out:
-                raise SlippageExceeded(
-                    f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
-                    f"{route.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
-                )
-        price = executed_price(order.amount_in, amount_out)
+        if landed is None:
+            # The transaction travels to the chain (and may be lost on the way: a retryable failure).
+            await asyncio.gather(*(self.latency.send(leg.venue) for leg in decision.legs))
         async with self.engine.begin() as conn:
-            if landed is None:
-                executed = await repository.record_execution(
+            # The pair's row lock orders this swap against every other swap on the pair, on any worker.
+            state = await pools.read(conn, decision.side.pair, lock=True)
+            landed = landed or await repository.find_execution(conn, order.id)
+            if landed is not None:
+                amount_out: Decimal = landed.amount_out
+            else:
+                now = int(time.time())
+                current = routing.settled(state, self.settings, now)
+                units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
+                amount_out = token_out.from_base_units(units)
+                if amount_out < decision.min_amount_out:
+                    raise SlippageExceeded(
+                        f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
+                        f"{decision.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
+                    )
+                await pools.write(conn, decision.side.pair, after, now)
+                await repository.record_execution(
                     conn,
                     order_id=order.id,
                     signature=signature,
-                    venue=route.dex_chosen,
+                    venue=decision.dex_chosen,
                     amount_in=order.amount_in,
                     amount_out=amount_out,
                     slot=chain.current_slot(),
                 )
-                if not executed:
-                    log.warning("execution_already_recorded")
-                    return
+            price = executed_price(order.amount_in, amount_out)
             event = await self._advance(
                 conn,
                 order.id,
@@ -258,15 +268,3 @@ def _token(symbol: str) -> Token:
     if token is None:
         raise NoRoute(f"token {symbol} is no longer traded")
     return token
-
-
-def _route_from_json(data: dict[str, Any] | None) -> Route:
-    if not data:
-        raise NoRoute("the order was submitted without a stored route")
-    return Route(
-        quotes=[],
-        dex_chosen=data["dexChosen"],
-        legs=[RouteLeg.model_validate(leg) for leg in data["legs"]],
-        expected_out=sum((Decimal(leg["expectedAmountOut"]) for leg in data["legs"]), Decimal(0)),
-        min_amount_out=Decimal(data["minAmountOut"]),
-    )

@@ -1,1 +1,1 @@
-"""Venues the router can send an order to."""
+"""The venues as services: latency and injected failures (their math lives in orders_venues)."""
