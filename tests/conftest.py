@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Protocol, cast
 
 import pytest
 import pytest_asyncio
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.db import create_engine
 from tests.support.infra import throwaway_database, throwaway_vhost
-from tests.support.services import Stack, running_stack
+from tests.support.services import Service, Stack, running_stack, start_service, wait_ready
 
 # Fast venues: the flow is what e2e tests check, not the assignment's latencies.
 FAST_VENUES = {"VENUE_QUOTE_LATENCY_MS": "5-20", "VENUE_EXECUTE_LATENCY_MS": "20-60"}
@@ -46,3 +48,49 @@ def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFac
     log_dir: Path = tmp_path_factory.mktemp("services")
     with running_stack(env, log_dir) as running:
         yield running
+
+
+class StackFactory(Protocol):
+    """Builds a stack of its own for one test, and adds processes to it."""
+
+    def __call__(
+        self, names: tuple[str, ...] = ..., *, own_database: bool = ..., **settings: str
+    ) -> Stack: ...
+
+    def add(self, stack: Stack, name: str, key: str | None = None) -> Service: ...
+
+
+@pytest.fixture
+def make_stack(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+    """Build a stack of its own (vhost, and database if asked) with extra settings; stopped after the test."""
+    with ExitStack() as cleanup:
+
+        def build(
+            names: tuple[str, ...] = ("api", "worker", "notifier"),
+            *,
+            own_database: bool = False,
+            **settings: str,
+        ) -> Stack:
+            amqp_url = cleanup.enter_context(throwaway_vhost("orders-stack"))
+            db = cleanup.enter_context(throwaway_database("orders_stack")) if own_database else database_url
+            env = {"DATABASE_URL": db, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **settings}
+            stack = Stack(env=env)
+            for name in names:
+                add(stack, name)
+            return stack
+
+        def add(stack: Stack, name: str, key: str | None = None) -> Service:
+            service = start_service(name, stack.env, tmp_path)
+            cleanup.callback(_stop_quietly, service)
+            stack.services[key or name] = service
+            wait_ready(service)
+            return service
+
+        build.add = add  # type: ignore[attr-defined]  # the factory also starts extra processes
+        yield cast(StackFactory, build)
+
+
+def _stop_quietly(service: Service) -> None:
+    if service.process.poll() is None:
+        service.process.kill()
+        service.process.wait()

@@ -15,13 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.topology import DEAD_QUEUE
-from tests.faults.conftest import StackFactory, submit, wait_all_terminal
+from tests.conftest import StackFactory
+from tests.faults.conftest import submit, wait_all_terminal
 from tests.support.reconcile import reconcile
 from tests.support.services import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-FAST = {"VENUE_QUOTE_LATENCY_MS": "5-10", "VENUE_EXECUTE_LATENCY_MS": "20-50"}
 
 
 def _run(*command: str) -> None:
@@ -57,7 +56,7 @@ async def _until_ready(stack: Stack, expected: int, within: float = 60) -> None:
 async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(**FAST)
+    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     before = await submit(stack.api, 5)
     await asyncio.to_thread(_rabbitmqctl, "stop_app")
     try:
@@ -80,7 +79,7 @@ async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
 async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(**FAST)
+    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     body = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5"}
     await asyncio.to_thread(_postgres, "stop")
     try:
@@ -114,7 +113,13 @@ async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided
 async def test_venue_that_always_fails_fails_the_order_after_max_attempts(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(VENUE_FAILURE_RATE="1", RETRY_BASE_DELAY_MS="50", MAX_ATTEMPTS="3", **FAST)
+    stack = make_stack(
+        VENUE_FAILURE_RATE="1",
+        RETRY_BASE_DELAY_MS="50",
+        MAX_ATTEMPTS="3",
+        VENUE_QUOTE_LATENCY_MS="5-10",
+        VENUE_EXECUTE_LATENCY_MS="20-50",
+    )
     [order_id] = await submit(stack.api, 1)
     streams = await wait_all_terminal(stack.ws, [order_id])
     failed = streams[order_id][-1]

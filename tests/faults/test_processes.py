@@ -16,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.topology import EXECUTE_KEY, declare
-from tests.faults.conftest import StackFactory, submit, wait_all_terminal
+from tests.conftest import StackFactory
+from tests.faults.conftest import submit, wait_all_terminal
 from tests.support.reconcile import reconcile
 from tests.support.streams import follow, next_frame, read_until_closed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-SLOW_SWAPS = {"VENUE_QUOTE_LATENCY_MS": "5-10", "VENUE_EXECUTE_LATENCY_MS": "1500-2500"}
 
 
 async def _until_status(ws_base: str, order_ids: list[uuid.UUID], status: str, within: float = 30) -> None:
@@ -44,11 +43,13 @@ def _assert_gap_free(streams: dict[uuid.UUID, list[dict[str, object]]]) -> None:
 async def test_worker_killed_holding_orders_another_finishes_each_once(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(WORKER_CONCURRENCY="20", **SLOW_SWAPS)
+    stack = make_stack(
+        WORKER_CONCURRENCY="20", VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="1500-2500"
+    )
     ids = await submit(stack.api, 12)
     await _until_status(stack.ws, ids, "submitted")
     stack.services["worker"].stop(signal.SIGKILL)
-    make_stack.add(stack, "worker", key="second-worker")  # type: ignore[attr-defined]
+    make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
     result = await reconcile(engine, ids)
@@ -59,11 +60,16 @@ async def test_worker_killed_holding_orders_another_finishes_each_once(
 async def test_sigterm_drains_the_worker_and_hands_back_what_it_could_not_finish(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(WORKER_CONCURRENCY="20", SHUTDOWN_GRACE_S="0.5", **SLOW_SWAPS)
+    stack = make_stack(
+        WORKER_CONCURRENCY="20",
+        SHUTDOWN_GRACE_S="0.5",
+        VENUE_QUOTE_LATENCY_MS="5-10",
+        VENUE_EXECUTE_LATENCY_MS="1500-2500",
+    )
     ids = await submit(stack.api, 8)
     await _until_status(stack.ws, ids, "submitted")
     assert stack.services["worker"].stop(signal.SIGTERM) == 0
-    make_stack.add(stack, "worker", key="second-worker")  # type: ignore[attr-defined]
+    make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
     result = await reconcile(engine, ids)
@@ -103,7 +109,7 @@ async def test_notifier_killed_client_resumes_with_after_seq_and_sees_each_seq_o
             seen.append(await next_frame(ws))
         stack.services["notifier"].stop(signal.SIGKILL)
         await read_until_closed(ws, within=10)
-    replacement = make_stack.add(stack, "notifier", key="second-notifier")  # type: ignore[attr-defined]
+    replacement = make_stack.add(stack, "notifier", key="second-notifier")
     ws_base = replacement.url.replace("http://", "ws://")
     rest, code = await follow(ws_base, str(order_id), after_seq=int(str(seen[-1]["seq"])))
     events = seen + rest[1:]
@@ -126,7 +132,7 @@ async def test_sigterm_on_the_notifier_closes_sockets_with_1001(make_stack: Stac
 
 async def test_every_subscriber_on_every_notifier_replica_gets_every_event(make_stack: StackFactory) -> None:
     stack = make_stack(VENUE_QUOTE_LATENCY_MS="20-40", VENUE_EXECUTE_LATENCY_MS="300-500")
-    second = make_stack.add(stack, "notifier", key="second-notifier")  # type: ignore[attr-defined]
+    second = make_stack.add(stack, "notifier", key="second-notifier")
     bases = [stack.ws, second.url.replace("http://", "ws://")]
     [order_id] = await submit(stack.api, 1)
     results = await asyncio.gather(*(follow(base, str(order_id)) for base in bases for _ in range(3)))
