@@ -19,7 +19,8 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        # A fixed pool: under a burst, requests wait for a connection instead of opening and closing extras.
+        max_overflow=0,
         # No pre-ping: it costs a round trip per checkout. A connection found dead fails its request
         # (503 in the api, a retry in the worker) and SQLAlchemy discards the pool's stale connections.
         pool_pre_ping=False,

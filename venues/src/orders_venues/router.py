@@ -83,6 +83,29 @@ class _Quotes:
         return self._cache[key]
 
 
+def _split_may_pay(quotes: _Quotes, names: list[str], best: Leg, amount_in: int, step_pct: int) -> bool:
+    """Whether moving the smallest step of the order off the best venue could pay.
+
+    Every venue's output is concave in its input (prices only worsen and fees only grow along a swap), so
+    if the first step taken off the best venue earns less elsewhere than it earned there, no larger share
+    can either: the full search is needed only when this says so. It saves most of the quotes of an order
+    too small to move a pool.
+    """
+    step = amount_in * step_pct // 100
+    if step <= 0 or step >= amount_in:
+        return len(names) > 1
+    kept = quotes.get(best.venue, amount_in - step)
+    if kept is None:
+        return True
+    lost = best.amount_out - kept
+    for name in names:
+        if name != best.venue:
+            gained = quotes.get(name, step)
+            if gained is not None and gained > lost:
+                return True
+    return False
+
+
 def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int = 5) -> Route:
     """The route with the largest output for ``amount_in`` across ``venues``.
 
@@ -104,6 +127,14 @@ def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int =
         single_out, name = max(filled, key=lambda pair: pair[0])
         best_single = Leg(name, 100, amount_in, single_out)
 
+    if best_single is not None and not _split_may_pay(quotes, names, best_single, amount_in, step_pct):
+        return Route(
+            legs=(best_single,),
+            amount_in=amount_in,
+            amount_out=best_single.amount_out,
+            single_quotes=single_quotes,
+            best_single=best_single,
+        )
     best: tuple[int, int, tuple[Leg, ...]] | None = None
     for units in _allocations(100 // step_pct, len(names)):
         percents = tuple(unit * step_pct for unit in units)

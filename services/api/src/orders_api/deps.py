@@ -9,13 +9,14 @@ from fastapi import Depends, Request
 from orders_api.service import OrderService
 
 
-def get_order_service(request: Request) -> OrderService:
+# Dependencies are coroutines: FastAPI runs a plain `def` dependency in a thread pool, a hop per request.
+async def get_order_service(request: Request) -> OrderService:
     """The process's OrderService, built in the lifespan."""
     service: OrderService = request.state.orders
     return service
 
 
-def get_client(request: Request) -> str:
+async def get_client(request: Request) -> str:
     """Who is calling; until API keys exist every caller is the same anonymous client."""
     return "anonymous"
 
