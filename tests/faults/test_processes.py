@@ -7,14 +7,18 @@ import json
 import signal
 import socket
 import uuid
+from decimal import Decimal
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders_api.repository import insert_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import ExecuteOrder
+from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, declare
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
@@ -169,3 +173,37 @@ async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFa
         # Now read: the backlog, then the close frame the server queued behind it.
         await read_until_closed(ws, within=30)
     assert ws.close_code == 1013
+
+
+async def test_sweeper_hands_a_stuck_order_to_a_worker_again(
+    make_stack: StackFactory, engine: AsyncEngine
+) -> None:
+    stack = make_stack(
+        STUCK_AFTER_S="1", SWEEP_INTERVAL_S="0.2", VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0"
+    )
+    # An order marked as published whose message never reached the queue: only the sweeper can save it.
+    order_id = uuid.uuid4()
+    async with engine.begin() as conn:
+        await insert_order(
+            conn,
+            order_id=order_id,
+            client="anonymous",
+            token_in="SOL",
+            token_out="USDC",
+            amount_in=Decimal("0.25"),
+            slippage_bps=50,
+        )
+        await conn.execute(
+            sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
+        )
+    streams = await wait_all_terminal(stack.ws, [order_id], within=30)
+    assert [e["status"] for e in streams[order_id]] == [
+        "pending",
+        "routing",
+        "building",
+        "submitted",
+        "confirmed",
+    ]
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{stack.api}/metrics")).text
+    assert "sweeper_requeued_total 1.0" in metrics
