@@ -22,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install lint fmt test soak migrate run-api run-worker run-notifier dev clean
+.PHONY: help install lint fmt test soak api-key migrate run-api run-worker run-notifier dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test: install lint tools ## Lint, then every test against the local Postgres and
 soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
 	$(BIN)/python -m soak $(SOAK_ARGS)
 
+api-key: install ## Create an API key: make api-key NAME=desk-a (also: make api-key CMD=list, CMD="revoke ID")
+	$(BIN)/orders-api-key $(if $(CMD),$(CMD),create "$(NAME)")
+
 migrate: install ## Create the database if needed and migrate it to the newest schema
 	$(BIN)/orders-migrate --create-database
 
@@ -72,8 +75,13 @@ run-notifier: install ## The notifier in the foreground
 	$(BIN)/orders-notifier
 
 dev: export LOG_FORMAT ?= console
+# A local demo runs the seed's open API unless asked otherwise: make dev AUTH_REQUIRED=true
+dev: export AUTH_REQUIRED ?= false
 dev: migrate ## Migrate, then run all three services; Ctrl-C stops them all
 	@echo "api http://127.0.0.1:$(API_PORT)/docs  websocket ws://127.0.0.1:$(NOTIFIER_PORT)/api/orders/ws?orderId=…"
+	@if [ "$$AUTH_REQUIRED" = "false" ]; then \
+	  echo "!!! AUTH_REQUIRED=false: API keys are NOT checked; anyone reaching these ports can trade. Local demo only."; \
+	  echo "!!! Run 'make dev AUTH_REQUIRED=true' and create a key with 'make api-key NAME=me' to turn auth on."; fi
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(BIN)/orders-api & $(BIN)/orders-worker & $(BIN)/orders-notifier & \
 	wait -n; echo "a service stopped; stopping the others"; exit 1

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 import websockets
 
 from orders_shared.db import create_engine
-from orders_shared.models import events_table
+from orders_shared.models import events_table, orders_table
 from tests.support.infra import throwaway_database, throwaway_vhost
 from tests.support.reconcile import reconcile
 from tests.support.services import Stack, running_stack, start_service, wait_ready
@@ -132,6 +132,13 @@ async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
             "RETRY_BASE_DELAY_MS": "100",
             "WORKER_CONCURRENCY": "32",
             "WS_SEND_QUEUE": "10000",
+            "AUTH_REQUIRED": "false",
+            "RATE_LIMIT_ORDERS_PER_S": "100000",
+            "RATE_LIMIT_ORDERS_BURST": "100000",
+            "RATE_LIMIT_READS_PER_S": "100000",
+            "RATE_LIMIT_READS_BURST": "100000",
+            "WS_MAX_SUBSCRIPTIONS": "100000",
+            "WS_MAX_MESSAGES_PER_S": "1000",
         }
         with running_stack(env, log_dir, names=("api", "notifier", "worker")) as stack:
             second = start_service("worker", env, log_dir)
@@ -160,6 +167,15 @@ async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
         try:
             result = await reconcile(engine, ids)
             async with engine.connect() as conn:
+                failures: dict[str, int] = dict(
+                    (
+                        await conn.execute(
+                            sa.select(orders_table.c.failure_code, sa.func.count())
+                            .where(orders_table.c.status == "failed")
+                            .group_by(orders_table.c.failure_code)
+                        )
+                    ).all()
+                )
                 stored = int(
                     (await conn.execute(sa.select(sa.func.count()).select_from(events_table))).scalar_one()
                 )
@@ -171,6 +187,7 @@ async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
     multi_exec = len(result.executed_twice)
     print(f"\nsoak: {len(ids)} orders accepted in {accepted_s:.1f}s, all terminal after {finished_s:.1f}s")
     print(f"  orders per final status : {dict(sorted(result.by_status.items()))}")
+    print(f"  failures by code        : {dict(sorted(failures.items()))}")
     print(f"  orders with a seq gap   : {len(result.seq_gaps)}")
     print(f"  executions per order > 1: {multi_exec}")
     print(f"  confirmed w/o execution : {len(result.confirmed_without_execution)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -17,6 +17,14 @@ from tests.support.services import Service, Stack, running_stack, start_service,
 
 # Fast venues: the flow is what e2e tests check, not the assignment's latencies.
 FAST_VENUES = {"VENUE_QUOTE_LATENCY_MS": "5-20", "VENUE_EXECUTE_LATENCY_MS": "20-60"}
+# The open API and no practical rate limit, unless a test asks for them (tests/security does).
+OPEN = {
+    "AUTH_REQUIRED": "false",
+    "RATE_LIMIT_ORDERS_PER_S": "100000",
+    "RATE_LIMIT_ORDERS_BURST": "100000",
+    "RATE_LIMIT_READS_PER_S": "100000",
+    "RATE_LIMIT_READS_BURST": "100000",
+}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +52,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """api, worker and notifier as real processes on free ports, sharing this run's database and vhost."""
-    env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **FAST_VENUES}
+    env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **OPEN, **FAST_VENUES}
     log_dir: Path = tmp_path_factory.mktemp("services")
     with running_stack(env, log_dir) as running:
         yield running
@@ -60,8 +68,8 @@ class StackFactory(Protocol):
     def add(self, stack: Stack, name: str, key: str | None = None) -> Service: ...
 
 
-@pytest.fixture
-def make_stack(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+@contextmanager
+def _stacks(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
     """Build a stack of its own (vhost, and database if asked) with extra settings; stopped after the test."""
     with ExitStack() as cleanup:
 
@@ -73,7 +81,7 @@ def make_stack(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
         ) -> Stack:
             amqp_url = cleanup.enter_context(throwaway_vhost("orders-stack"))
             db = cleanup.enter_context(throwaway_database("orders_stack")) if own_database else database_url
-            env = {"DATABASE_URL": db, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **settings}
+            env = {"DATABASE_URL": db, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **OPEN, **settings}
             stack = Stack(env=env)
             for name in names:
                 add(stack, name)
@@ -94,3 +102,17 @@ def _stop_quietly(service: Service) -> None:
     if service.process.poll() is None:
         service.process.kill()
         service.process.wait()
+
+
+@pytest.fixture
+def make_stack(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
+    """Stacks for one test."""
+    with _stacks(database_url, tmp_path) as factory:
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def make_stack_module(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
+    """Stacks shared by a module's tests."""
+    with _stacks(database_url, tmp_path_factory.mktemp("stacks")) as factory:
+        yield factory

@@ -61,7 +61,9 @@ def test_arbitrage_closes_the_gap_after_a_trade(elapsed: int) -> None:
     settled = market.settle(pushed, ORIGIN, ORIGIN + elapsed)
     target = market.target_q64(pushed, "raydium", ORIGIN + elapsed)
     assert abs(_cpmm_price_q64(settled) - target) < abs(_cpmm_price_q64(pushed) - target)
-    target_bin = bin_id_for_price(market.target_q64(pushed, "meteora", ORIGIN + elapsed), pushed.meteora.bin_step)
+    target_bin = bin_id_for_price(
+        market.target_q64(pushed, "meteora", ORIGIN + elapsed), pushed.meteora.bin_step
+    )
     assert abs(settled.meteora.active_id - target_bin) <= abs(pushed.meteora.active_id - target_bin)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PostgresDsn
+from pydantic import AfterValidator, Field, PostgresDsn, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
@@ -74,9 +75,23 @@ class CommonSettings(BaseSettings):
         le=86_400,
         description="Seconds for arbitrage to close half a pool's gap to its target.",
     )
+    auth_required: bool = Field(
+        default=True, description="Require an API key; false keeps the seed's open API (a local demo only)."
+    )
+    ws_ticket_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs WebSocket tickets (shared by api and notifier); unset: derived from DATABASE_URL.",
+    )
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, le=600, description="Seconds a service takes to finish in-flight work on SIGTERM."
     )
+
+
+def ticket_secret(settings: CommonSettings) -> bytes:
+    """The key that signs WebSocket tickets: the configured secret, else one derived from the database URL."""
+    if settings.ws_ticket_secret is not None:
+        return settings.ws_ticket_secret.get_secret_value().encode()
+    return hashlib.sha256(b"orders-ws-ticket/" + str(settings.database_url).encode()).digest()
 
 
 class ApiSettings(CommonSettings):
@@ -100,6 +115,19 @@ class ApiSettings(CommonSettings):
     )
     sweep_interval_s: float = Field(
         default=15, gt=0, description="How often the sweeper looks for stuck orders."
+    )
+    rate_limit_orders_per_s: float = Field(
+        default=20, gt=0, description="Order submissions a key may make per second."
+    )
+    rate_limit_orders_burst: int = Field(
+        default=40, ge=1, description="Order submissions a key may make at once."
+    )
+    rate_limit_reads_per_s: float = Field(
+        default=50, gt=0, description="Reads (orders, quotes) a key may make per second."
+    )
+    rate_limit_reads_burst: int = Field(default=100, ge=1, description="Reads a key may make at once.")
+    cors_allow_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty: no cross-origin access."
     )
     outbox_poll_s: float = Field(
         default=1.0,
@@ -152,6 +180,13 @@ class NotifierSettings(CommonSettings):
         ge=8,
         le=100_000,
         description="Frames buffered per socket before a slow client is closed.",
+    )
+    ws_max_connections_per_client: int = Field(
+        default=50, ge=1, description="Open WebSockets one client may hold on one notifier replica."
+    )
+    ws_max_subscriptions: int = Field(default=500, ge=1, description="Orders one WebSocket may follow.")
+    ws_max_messages_per_s: float = Field(
+        default=10, gt=0, description="Messages a client may send per second."
     )
     ws_resync_s: float = Field(
         default=15, gt=0, description="How often open sockets look in Postgres for events the broker missed."

@@ -8,19 +8,23 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from orders_api import routes
+from orders_api.deps import Guard
 from orders_api.limits import BodySizeLimit
 from orders_api.outbox import OutboxRelay
 from orders_api.problems import install_problem_handlers
+from orders_api.security import SecurityHeaders, TokenBucket
 from orders_api.service import OrderService
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
+from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
-from orders_shared.settings import ApiSettings
+from orders_shared.settings import ApiSettings, ticket_secret
 from orders_shared.topology import declare
 
 
@@ -65,7 +69,14 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 asyncio.create_task(sweeper.run(), name="sweeper"),
             ]
             try:
-                yield {"orders": OrderService(engine, metrics, nudge, settings)}
+                guard = Guard(
+                    keys=KeyVerifier(engine),
+                    tickets=Tickets(ticket_secret(settings)),
+                    auth_required=settings.auth_required,
+                    orders=TokenBucket(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
+                    reads=TokenBucket(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
+                )
+                yield {"orders": OrderService(engine, metrics, nudge, settings), "guard": guard}
             finally:
                 for task in tasks:
                     task.cancel()
@@ -84,5 +95,15 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app.include_router(routes.quote_router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
     install_problem_handlers(app, metrics)
+    origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
+            max_age=600,
+        )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

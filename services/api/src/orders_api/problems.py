@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException
 
+from orders_api.security import RateLimited, Unauthorized, rate_limit_headers
 from orders_shared.errors import EngineError, IdempotencyConflict, InvalidOrder, OrderNotFound, Unavailable
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -86,6 +88,25 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return problem(404, "Order not found", "no such order", instance=request.url.path)
 
+    async def unauthorized(request: Request, exc: Exception) -> JSONResponse:
+        metrics.orders_rejected.labels(reason="unauthorized").inc()
+        return problem(
+            401,
+            "Unauthorized",
+            str(exc),
+            instance=request.url.path,
+            headers={"WWW-Authenticate": 'Bearer realm="orders"'},
+        )
+
+    async def rate_limited(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RateLimited)
+        metrics.orders_rejected.labels(reason="rate_limited").inc()
+        headers = {
+            "Retry-After": str(math.ceil(exc.retry_after_s)),
+            **rate_limit_headers(exc.limit, 0, exc.retry_after_s),
+        }
+        return problem(429, "Too many requests", str(exc), instance=request.url.path, headers=headers)
+
     async def conflict(request: Request, exc: Exception) -> JSONResponse:
         metrics.orders_rejected.labels(reason="idempotency_conflict").inc()
         return problem(
@@ -133,6 +154,8 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(InvalidOrder, invalid_order)
     app.add_exception_handler(OrderNotFound, not_found)
+    app.add_exception_handler(Unauthorized, unauthorized)
+    app.add_exception_handler(RateLimited, rate_limited)
     app.add_exception_handler(IdempotencyConflict, conflict)
     for unreachable in (Unavailable, DBAPIError, SATimeoutError, OSError):
         app.add_exception_handler(unreachable, unavailable)

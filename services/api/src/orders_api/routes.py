@@ -9,13 +9,15 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from orders_api.deps import ClientDep, OrderServiceDep
-from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView
+from orders_api.deps import GuardDep, OrderServiceDep, ReaderDep, SubmitterDep
+from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView, WsTicket
 from orders_shared.status import Status
 
-router = APIRouter(prefix="/api/orders", tags=["orders"])
-
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+# Every route answers these when the key is missing or its budget is spent.
+_GUARDED: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 429: _PROBLEM}
+
+router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED)
 
 
 @router.post(
@@ -35,7 +37,7 @@ _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 async def execute_order(
     body: OrderRequest,
     orders: OrderServiceDep,
-    client: ClientDep,
+    client: SubmitterDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -53,8 +55,18 @@ async def execute_order(
     return accepted
 
 
+@router.post(
+    "/ws-ticket",
+    response_model=WsTicket,
+    summary="A short-lived ticket for the WebSocket",
+)
+async def ws_ticket(guard: GuardDep, client: ReaderDep) -> WsTicket:
+    """Browsers cannot set headers on a WebSocket: put this in its URL as `ticket=…` instead of a key."""
+    return WsTicket(ticket=guard.tickets.issue(client), expires_in=guard.tickets.ttl_s)
+
+
 @router.get("/{order_id}", response_model=OrderDetail, responses={404: _PROBLEM}, summary="One order")
-async def get_order(order_id: uuid.UUID, orders: OrderServiceDep, client: ClientDep) -> OrderDetail:
+async def get_order(order_id: uuid.UUID, orders: OrderServiceDep, client: ReaderDep) -> OrderDetail:
     """The order with every event so far."""
     return await orders.get(order_id, client=client)
 
@@ -62,7 +74,7 @@ async def get_order(order_id: uuid.UUID, orders: OrderServiceDep, client: Client
 @router.get("", response_model=OrderPage, responses={422: _PROBLEM}, summary="List orders, newest first")
 async def list_orders(
     orders: OrderServiceDep,
-    client: ClientDep,
+    client: ReaderDep,
     status: Annotated[Status | None, Query(description="Only orders in this status.")] = None,
     cursor: Annotated[
         str | None, Query(description="`nextCursor` of the previous page.", max_length=200)
@@ -73,7 +85,7 @@ async def list_orders(
     return await orders.list(client=client, status=status, cursor=cursor, limit=limit)
 
 
-quote_router = APIRouter(prefix="/api", tags=["quotes"])
+quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED)
 
 
 @quote_router.get(
@@ -81,6 +93,7 @@ quote_router = APIRouter(prefix="/api", tags=["quotes"])
 )
 async def quote(
     orders: OrderServiceDep,
+    _client: ReaderDep,
     token_in: Annotated[str, Query(alias="tokenIn", max_length=64, description="Symbol or mint sold.")],
     token_out: Annotated[str, Query(alias="tokenOut", max_length=64, description="Symbol or mint bought.")],
     amount_in: Annotated[str, Query(alias="amountIn", max_length=64, description="Amount of tokenIn.")],

@@ -117,3 +117,10 @@ class QuoteView(CamelModel):
     route: list[RouteLeg]
     expected_amount_out: Decimal
     min_amount_out: Decimal = Field(description="expectedAmountOut less slippageBps")
+
+
+class WsTicket(CamelModel):
+    """A WebSocket ticket: `ws://…/api/orders/ws?orderId=…&ticket=<ticket>`."""
+
+    ticket: str
+    expires_in: int = Field(description="Seconds the ticket stays valid.")

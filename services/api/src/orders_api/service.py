@@ -45,8 +45,31 @@ class ValidOrder:
     side: Side
 
 
+# Unknown fields are ignored and named back, as the seed's clients need; they still may not be hostile.
+MAX_IGNORED_DEPTH = 4
+MAX_IGNORED_STRING = 256
+MAX_IGNORED_FIELDS = 20
+
+
+def _check_ignored(name: str, value: object, depth: int = 1) -> None:
+    if len(name) > 64:
+        raise InvalidOrder(name[:64], "field names are at most 64 characters")
+    if depth > MAX_IGNORED_DEPTH:
+        raise InvalidOrder(name, f"nested deeper than {MAX_IGNORED_DEPTH} levels")
+    if isinstance(value, str) and len(value) > MAX_IGNORED_STRING:
+        raise InvalidOrder(name, f"strings are at most {MAX_IGNORED_STRING} characters")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        _check_ignored(name, child, depth + 1)
+
+
 def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
     """Check what pydantic cannot: tokens we trade, amounts the tokens can express."""
+    extra = request.model_extra or {}
+    if len(extra) > MAX_IGNORED_FIELDS:
+        raise InvalidOrder("body", f"at most {MAX_IGNORED_FIELDS} unknown fields")
+    for name, value in extra.items():
+        _check_ignored(name, value)
     token_in = find_token(request.token_in)
     if token_in is None:
         raise InvalidOrder("tokenIn", f"unknown token {request.token_in!r}; use a symbol or a mint address")

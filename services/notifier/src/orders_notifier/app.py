@@ -11,13 +11,15 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from orders_notifier import protocol, routes
+from orders_notifier.access import Gate
 from orders_notifier.hub import Hub
 from orders_notifier.subscriber import subscribe
 from orders_shared.amqp import connect
+from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
-from orders_shared.settings import NotifierSettings
+from orders_shared.settings import NotifierSettings, ticket_secret
 from orders_shared.topology import declare
 
 
@@ -47,9 +49,23 @@ def create_app(
             await subscribe(channel, topology.events, hub, metrics)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
+            gate = Gate(
+                keys=KeyVerifier(engine),
+                tickets=Tickets(ticket_secret(settings)),
+                auth_required=settings.auth_required,
+                max_connections_per_client=settings.ws_max_connections_per_client,
+                max_subscriptions=settings.ws_max_subscriptions,
+                messages_per_s=settings.ws_max_messages_per_s,
+            )
             resync = asyncio.create_task(_resync_every(hub, settings.ws_resync_s), name="ws-resync")
             try:
-                yield {"hub": hub, "engine": engine, "metrics": metrics, "send_queue": settings.ws_send_queue}
+                state = {
+                    "hub": hub,
+                    "engine": engine,
+                    "metrics": metrics,
+                    "send_queue": settings.ws_send_queue,
+                }
+                yield {**state, "gate": gate}
             finally:
                 resync.cancel()
                 await hub.close_all(protocol.GOING_AWAY)

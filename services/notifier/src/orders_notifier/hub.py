@@ -58,6 +58,8 @@ class Session:
     metrics: Metrics
     single: bool
     inbox: asyncio.Queue[OrderEvent | Follow | Resync | Frame]
+    client: str = "anonymous"
+    max_subscriptions: int = 500
     sent: dict[uuid.UUID, int] = field(default_factory=dict)
     following: set[uuid.UUID] = field(default_factory=set)
     closing: bool = False
@@ -76,6 +78,11 @@ class Session:
 
     def follow(self, order_id: uuid.UUID, after_seq: int) -> None:
         """Register with the hub first, then ask for the snapshot: no event can fall between the two."""
+        if order_id not in self.following and len(self.following) >= self.max_subscriptions:
+            self.offer(
+                Frame(protocol.error(f"at most {self.max_subscriptions} orders per socket", str(order_id)))
+            )
+            return
         self.hub.add(order_id, self)
         self.following.add(order_id)
         self.offer(Follow(order_id, after_seq))
@@ -107,7 +114,8 @@ class Session:
 
     async def _start(self, follow: Follow) -> None:
         async with self.engine.connect() as conn:
-            order = await fetch_order(conn, follow.order_id)
+            # Another client's order is, for this one, an order that does not exist.
+            order = await fetch_order(conn, follow.order_id, self.client)
             events = await fetch_events(conn, follow.order_id, follow.after_seq) if order else []
         if order is None:
             self.unfollow(follow.order_id)
@@ -180,6 +188,10 @@ class Hub:
         self.sessions.discard(session)
         for order_id in tuple(session.following):
             session.unfollow(order_id)
+
+    def connections(self, client: str) -> int:
+        """Open sockets of ``client`` on this replica."""
+        return sum(1 for s in self.sessions if s.client == client)
 
     def dispatch(self, event: OrderEvent) -> None:
         """Hand ``event`` to every session following its order."""

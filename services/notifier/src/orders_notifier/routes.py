@@ -9,6 +9,7 @@ import uuid
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from orders_notifier import protocol
+from orders_notifier.access import SUBPROTOCOL, Gate, MessageBudget, offered_protocols
 from orders_notifier.hub import Frame, Hub, Session
 from orders_shared.logging import get_logger
 
@@ -30,7 +31,21 @@ async def order_stream(ws: WebSocket) -> None:
     without `orderId`, send `{"action":"subscribe","orderIds":[…]}` to follow many."""
     state = ws.state
     hub: Hub = state.hub
-    await ws.accept()
+    gate: Gate = state.gate
+    client = await gate.identify(ws)
+    await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered_protocols(ws) else None)
+    if client is None:
+        await ws.send_json(
+            protocol.error("unauthorized: send an API key (Authorization: Bearer) or a ticket")
+        )
+        await ws.close(protocol.POLICY_VIOLATION, "unauthorized")
+        return
+    if hub.connections(client) >= gate.max_connections_per_client:
+        await ws.send_json(
+            protocol.error(f"at most {gate.max_connections_per_client} open sockets per client")
+        )
+        await ws.close(protocol.TRY_AGAIN_LATER, "too many sockets")
+        return
     try:
         order_id, after_seq = _parse_query(ws.query_params.get("orderId"), ws.query_params.get("afterSeq"))
     except ValueError:
@@ -44,6 +59,8 @@ async def order_stream(ws: WebSocket) -> None:
         metrics=state.metrics,
         single=order_id is not None,
         inbox=asyncio.Queue(maxsize=state.send_queue),
+        client=client,
+        max_subscriptions=gate.max_subscriptions,
     )
     hub.sessions.add(session)
     state.metrics.ws_connections.inc()
@@ -52,7 +69,7 @@ async def order_stream(ws: WebSocket) -> None:
         await ws.send_json(protocol.connected(order_id))
         if order_id is not None:
             session.follow(order_id, after_seq)
-        await _read(ws, session, writer)
+        await _read(ws, session, writer, MessageBudget(gate.messages_per_s))
     finally:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -61,7 +78,7 @@ async def order_stream(ws: WebSocket) -> None:
         state.metrics.ws_connections.dec()
 
 
-async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None]) -> None:
+async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], budget: MessageBudget) -> None:
     """Take subscribe requests until the client leaves or the writer stops (it closed the socket)."""
     while not writer.done():
         receive = asyncio.create_task(ws.receive_text())
@@ -74,6 +91,9 @@ async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None]) -> 
         try:
             text = receive.result()
         except (WebSocketDisconnect, RuntimeError):
+            return
+        if not budget.spend():
+            await session.close(protocol.POLICY_VIOLATION, "too many messages")
             return
         try:
             request = protocol.parse_client_message(text)
