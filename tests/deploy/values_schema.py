@@ -18,7 +18,7 @@ from orders_shared.settings import ApiSettings, CommonSettings, NotifierSettings
 Schema = dict[str, Any]
 
 # Delivered through the Secret, never the ConfigMaps.
-SECRET_SETTINGS: Final = frozenset({"database_url", "amqp_url"})
+SECRET_SETTINGS: Final = frozenset({"database_url", "amqp_url", "ws_ticket_secret"})
 # What a settings field keeps of its JSON schema: the type and the bounds a wrong value would break.
 _KEPT: Final = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern")
 
@@ -165,6 +165,10 @@ def values_schema() -> Schema:
             "pattern": "^(postgresql|postgres)://",
         },
         env_name("amqp_url"): setting_schema(CommonSettings, "amqp_url"),
+        env_name("ws_ticket_secret"): {
+            "type": "string",
+            "description": "Signs WebSocket tickets; empty: derived from DATABASE_URL.",
+        },
     }
     secret = _object(secret_props, required=["existingSecret"])
     # Without an existing Secret both URLs must be given.

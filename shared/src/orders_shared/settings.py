@@ -78,8 +78,8 @@ class CommonSettings(BaseSettings):
     auth_required: bool = Field(
         default=True, description="Require an API key; false keeps the seed's open API (a local demo only)."
     )
-    ws_ticket_secret: SecretStr | None = Field(
-        default=None,
+    ws_ticket_secret: SecretStr = Field(
+        default=SecretStr(""),
         description="Signs WebSocket tickets (shared by api and notifier); unset: derived from DATABASE_URL.",
     )
     shutdown_grace_s: float = Field(
@@ -89,7 +89,7 @@ class CommonSettings(BaseSettings):
 
 def ticket_secret(settings: CommonSettings) -> bytes:
     """The key that signs WebSocket tickets: the configured secret, else one derived from the database URL."""
-    if settings.ws_ticket_secret is not None:
+    if settings.ws_ticket_secret.get_secret_value():
         return settings.ws_ticket_secret.get_secret_value().encode()
     return hashlib.sha256(b"orders-ws-ticket/" + str(settings.database_url).encode()).digest()
 

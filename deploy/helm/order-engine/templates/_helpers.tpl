@@ -100,6 +100,12 @@ file as a float64, which prints 1048576 as "1.048576e+06": whole numbers are pri
     secretKeyRef:
       name: {{ .secretName }}
       key: AMQP_URL
+- name: WS_TICKET_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: WS_TICKET_SECRET
+      optional: true
 {{- end -}}
 
 {{/* The component's port: its *_PORT setting. */}}
