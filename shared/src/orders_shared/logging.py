@@ -8,6 +8,11 @@ from typing import Any
 
 import structlog
 
+# Tracebacks as data, without local variables: locals hold request headers, and so API keys.
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """Configure structlog and the stdlib loggers (uvicorn, aio-pika, alembic) to the same output."""
@@ -24,7 +29,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.dict_tracebacks,
+            _TRACEBACKS,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -37,7 +42,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.dict_tracebacks,
+                _TRACEBACKS,
                 renderer,
             ],
         )

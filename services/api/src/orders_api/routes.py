@@ -13,9 +13,32 @@ from orders_api.deps import GuardDep, OrderServiceDep, ReaderDep, SubmitterDep
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView, WsTicket
 from orders_shared.status import Status
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+# RFC 9457 problem details, as problems.py writes them.
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEM: dict[str, Any] = {
+    "description": "A problem (RFC 9457)",
+    "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+}
 # Every route answers these when the key is missing or its budget is spent.
-_GUARDED: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 429: _PROBLEM}
+_GUARDED: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM}
 
 router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED)
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -98,8 +98,11 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
 
 def request_hash(request: OrderRequest) -> str:
     """A digest of the request as parsed, so key order and whitespace do not make two bodies differ."""
-    canonical = orjson.dumps(request.model_dump(mode="json", by_alias=True), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
+    # The standard json module: unknown fields may carry integers beyond 64 bits, which orjson refuses.
+    canonical = json.dumps(
+        request.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def encode_cursor(created_at: datetime, order_id: uuid.UUID) -> str:
