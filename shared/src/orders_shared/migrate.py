@@ -48,6 +48,29 @@ def create_database(database_url: str) -> bool:
         engine.dispose()
 
 
+# The services' role may read and write rows, and nothing else: no DDL, no ownership.
+_GRANTS = (
+    'GRANT USAGE ON SCHEMA public TO "{role}"',
+    'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+    'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+    'REVOKE ALL ON TABLE alembic_version FROM "{role}"',
+    'GRANT SELECT ON TABLE alembic_version TO "{role}"',
+)
+
+
+def grant_to(database_url: str, role: str) -> None:
+    """Let ``role`` (the services' login) use the tables the migrations made, and no more."""
+    if not role.replace("_", "").replace("-", "").isalnum():
+        raise SystemExit(f"not a role name: {role!r}")
+    engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            for grant in _GRANTS:
+                conn.execute(sa.text(grant.format(role=role)))
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the one-shot migration step."""
     parser = argparse.ArgumentParser(prog="orders-migrate", description=__doc__)
@@ -56,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
         "--create-database",
         action="store_true",
         help="create the database first if it does not exist (dev, tests)",
+    )
+    parser.add_argument(
+        "--grant-to",
+        metavar="ROLE",
+        help="after migrating, grant the services' role row access (SELECT/INSERT/UPDATE/DELETE) only",
     )
     args = parser.parse_args(argv)
     settings = CommonSettings()
@@ -66,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     log.info("migration_started", revision=args.revision)
     upgrade(str(settings.database_url), args.revision)
     log.info("migration_finished", revision=args.revision)
+    if args.grant_to:
+        grant_to(str(settings.database_url), args.grant_to)
+        log.info("grants_given", role=args.grant_to)
 
 
 if __name__ == "__main__":
