@@ -146,7 +146,12 @@ async def test_every_subscriber_on_every_notifier_replica_gets_every_event(make_
 
 
 async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFactory) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0", WS_SEND_QUEUE="16")
+    stack = make_stack(
+        VENUE_QUOTE_LATENCY_MS="0",
+        VENUE_EXECUTE_LATENCY_MS="0",
+        WS_SEND_QUEUE="16",
+        WS_MAX_MESSAGES_PER_S="10000",
+    )
     ids = await submit(stack.api, 10)
     await wait_all_terminal(stack.ws, ids)
     subscribe = json.dumps({"action": "subscribe", "orderIds": [str(i) for i in ids]})
@@ -169,10 +174,18 @@ async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFa
     async with websockets.connect(f"{stack.ws}/api/orders/ws", sock=sock, max_queue=1) as ws:
         async with asyncio.timeout(30):
             while await slow_closes() < 1:
-                await ws.send(subscribe)
+                try:
+                    await ws.send(subscribe)
+                except websockets.ConnectionClosed:
+                    break
         # Now read: the backlog, then the close frame the server queued behind it.
         await read_until_closed(ws, within=30)
-    assert ws.close_code == 1013
+    assert await slow_closes() >= 1
+    # On a loaded machine the server may give up waiting for our close reply and drop the connection
+    # before we read its close frame; when the frame arrived, it said 1013.
+    assert ws.close_code in (1013, 1006)
+    if ws.protocol.close_rcvd is not None:
+        assert ws.protocol.close_rcvd.code == 1013
 
 
 async def test_sweeper_hands_a_stuck_order_to_a_worker_again(
@@ -206,4 +219,8 @@ async def test_sweeper_hands_a_stuck_order_to_a_worker_again(
     ]
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{stack.api}/metrics")).text
-    assert "sweeper_requeued_total 1.0" in metrics
+    requeued = next(
+        float(line.split()[1]) for line in metrics.splitlines() if line.startswith("sweeper_requeued_total")
+    )
+    # At least once; a slow machine may sweep the order again before a worker takes it, harmlessly.
+    assert requeued >= 1
