@@ -32,7 +32,7 @@ $(UV):
 	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # The stamp is newer than every file that decides the environment: nothing changed, nothing to do.
-$(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml services/*/pyproject.toml)
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml services/*/pyproject.toml clients/*/pyproject.toml)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
@@ -53,7 +53,7 @@ fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint tools ## Lint, then every test against the local Postgres and RabbitMQ
+test: install lint tools browser-test-deps newman-deps ## Lint, then every test against the local Postgres and RabbitMQ
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
@@ -90,3 +90,5 @@ clean: ## Remove the environment and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis
 
 include deploy/deploy.mk
+include bench/bench.mk
+include demo/demo.mk

@@ -108,6 +108,10 @@ class ApiSettings(CommonSettings):
     outbox_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Orders published per relay batch."
     )
+    public_ws_url: str = Field(
+        default="",
+        description="The notifier's WebSocket base URL as browsers reach it (unset: ws://<page host>:8001).",
+    )
     stuck_after_s: float = Field(
         default=120,
         gt=0,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from orders_api import routes
@@ -26,6 +30,9 @@ from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ApiSettings, ticket_secret
 from orders_shared.topology import declare
+
+# The web page at `/`: static HTML, CSS and JavaScript, no build step.
+PAGE = Path(__file__).parent / "static"
 
 
 def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -94,6 +101,20 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app.include_router(routes.router)
     app.include_router(routes.quote_router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The web page: quote, submit, and watch orders live."""
+        return FileResponse(PAGE / "index.html")
+
+    @app.get("/config.js", include_in_schema=False)
+    async def page_config() -> Response:
+        """The page's settings: the notifier's public WebSocket URL (unset: the page guesses port 8001)."""
+        ws_url = settings.public_ws_url or None
+        body = f"window.ORDERS_CONFIG = {json.dumps({'wsUrl': ws_url})};\n"
+        return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=PAGE), name="static")
     install_problem_handlers(app, metrics)
     origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
     if origins:

@@ -1,0 +1,1 @@
+"""`make bench`: the three services as real processes under load, measured from the outside."""

@@ -1,0 +1,177 @@
+"""`make bench`: start the services as real processes, run each scenario within its bounds, print one table.
+
+    python -m bench.run [--only ingest,e2e,pipeline,fanout] [--profile] [--quick]
+
+Scenarios (each on a fresh database cloned from a migrated template, its own vhost, fresh processes):
+
+- ingest    wrk POSTs for ``--ingest-seconds`` at each of ``--ingest-connections``; afterwards the orders
+            committed and enqueued (``enqueued_at`` set) are counted in Postgres.
+- e2e       the assignment's latencies (quotes 200-400 ms, swaps 2-3 s), one worker: ``--e2e-orders``
+            submitted as fast as possible; orders/min completed and POST→confirmed p50/p99.
+- pipeline  latencies 0: orders/s through api → worker → notifier → subscribed sockets, for each
+            count of worker processes in ``--pipeline-workers``.
+- fanout    one socket per order, ``--fanout-sockets`` of them, opened before the worker starts; delivery
+            lag from the event's timestamp ``at`` to the frame read.
+
+The table goes to stdout and, with every detail, to ``bench/results/bench-<UTC time>.json`` (and
+``latest.json``). ``--profile`` also records py-spy flame graphs of the services during ingest and pipeline
+(``bench/results/<scenario>-<service>.svg``, raw stacks beside them, summarised in ``profile.txt``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench.profile import summarize
+from bench.report import Result, machine, render_table
+from bench.scenarios import RESULTS, ROOT, Bench, say
+from bench.stack import Infra
+
+# --- main ------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The bounds of every scenario; the defaults are what `make bench` runs."""
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--only", default="ingest,e2e,pipeline,fanout", help="comma-separated scenarios")
+    p.add_argument("--profile", action="store_true", help="py-spy flame graphs during ingest and pipeline")
+    p.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (a smoke test)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--ingest-connections", default="16,64")
+    p.add_argument("--ingest-seconds", type=int, default=20)
+    p.add_argument("--drain-seconds", type=float, default=30, help="wait this long for the outbox")
+    p.add_argument("--e2e-orders", type=int, default=1000)
+    p.add_argument("--e2e-concurrency", type=int, default=100, help="WORKER_CONCURRENCY of e2e/fanout")
+    p.add_argument("--e2e-timeout", type=float, default=150)
+    p.add_argument("--e2e-sockets", type=int, default=4, help="a socket follows at most 500 orders at once")
+    p.add_argument("--pipeline-workers", default="1,2,4")
+    p.add_argument("--pipeline-orders", type=int, default=1500)
+    p.add_argument("--pipeline-concurrency", type=int, default=64, help="WORKER_CONCURRENCY per worker")
+    p.add_argument("--pipeline-timeout", type=float, default=75)
+    p.add_argument("--pipeline-sockets", type=int, default=8, help="sockets sharing the orders")
+    p.add_argument("--fanout-sockets", type=int, default=1000)
+    p.add_argument("--fanout-timeout", type=float, default=120)
+    p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
+    p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
+    p.add_argument("--budget-seconds", type=float, default=540, help="skip what would start after this")
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders"),
+    )
+    p.add_argument("--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+    args = p.parse_args(argv)
+    if args.quick:
+        args.ingest_seconds, args.e2e_orders, args.pipeline_orders, args.fanout_sockets = 3, 100, 200, 100
+        args.drain_seconds = 10
+    return args
+
+
+def _interrupted(signum: int, _: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen scenarios, print the table, write the JSON; always clean up what was made."""
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    plan: list[tuple[str, Callable[[Bench], Result]]] = []
+    if "ingest" in only:
+        if shutil.which("wrk") is None:
+            say("wrk is not installed (Debian's wrk package; `make bench` installs it): skipping ingest")
+        else:
+            for c in (int(x) for x in args.ingest_connections.split(",")):
+                plan.append((f"ingest-{c}", functools.partial(Bench.ingest, connections=c)))
+    if "e2e" in only:
+        plan.append(("e2e", Bench.e2e))
+    if "pipeline" in only:
+        for n in (int(x) for x in args.pipeline_workers.split(",")):
+            plan.append((f"pipeline-{n}w", functools.partial(Bench.pipeline, workers=n)))
+    if "fanout" in only:
+        plan.append(("fanout", Bench.fanout))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="orders-bench-"))
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    infra = Infra(args.database_url, args.amqp_url)
+    results: list[Result] = []
+    skipped: list[str] = []
+    failed = False
+    bench = Bench(args, infra, log_dir)
+    try:
+        say(f"database orders_bench_{infra.tag}_*, vhosts orders-bench-{infra.tag}-*, logs in {log_dir}")
+        infra.setup(len(plan), log_dir)
+        for name, run in plan:
+            for attempt in (1, 2):  # once more if the run went wrong (others share this machine)
+                if time.monotonic() - started > args.budget_seconds:
+                    skipped.append(name)
+                    say(f"{name}: skipped, past the time budget")
+                    break
+                say(f"{name}: starting" + (" again" if attempt == 2 else ""))
+                try:
+                    result = run(bench)
+                except (
+                    RuntimeError,
+                    TimeoutError,
+                    OSError,
+                    subprocess.SubprocessError,
+                    psycopg.Error,
+                ) as exc:
+                    say(f"{name}: FAILED: {exc}")
+                    result = Result(name, "failed", None, "", None, None, notes=str(exc), ok=False)
+                result.detail["attempt"] = attempt
+                if result.ok or attempt == 2:
+                    failed = failed or not result.ok
+                    results.append(result)
+                    break
+                say(f"{name}: not clean ({result.notes}); running it again")
+    finally:
+        bench.profiler.stop()
+        infra.teardown()
+    table = render_table(results)
+    sys.stdout.write("\n" + table + "\n")
+    report = {
+        "started_at": started_at.isoformat(),
+        "took_s": round(time.monotonic() - started, 1),
+        "machine": machine(),
+        "args": vars(args),
+        "skipped": skipped,
+        "table": table,
+        "results": [r.__dict__ for r in results],
+    }
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"bench-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    shutil.copyfile(out, RESULTS / "latest.json")
+    if bench.profiler.outputs:
+        summary = summarize([p for p in bench.profiler.outputs if p.suffix == ".txt" and p.exists()])
+        (RESULTS / "profile.txt").write_text(summary)
+        say(f"profiles: {', '.join(p.name for p in bench.profiler.outputs if p.suffix == '.svg')}")
+    say(f"wrote {out.relative_to(ROOT)} in {report['took_s']} s")
+    retried = any(r.detail.get("attempt", 1) > 1 for r in results)
+    if failed or retried:
+        say(f"service and load generator logs kept in {log_dir}")
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""The AsyncAPI 3.0 document of the engine's messages, generated from the models the code uses.
+
+    python -m docs.asyncapi > docs/asyncapi.yaml
+
+The WebSocket protocol (the notifier's frames and the `subscribe` message) and the RabbitMQ messages
+(`ExecuteOrder` on `orders`, `OrderEvent` on `order.events`) take their schemas from
+`orders_shared.contracts` and `orders_notifier.protocol`; `tests/docs/test_asyncapi.py` fails when the
+committed file is not what this prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from copy import deepcopy
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from orders_notifier.protocol import NORMAL, POLICY_VIOLATION, TRY_AGAIN_LATER, Subscribe
+from orders_shared import topology
+from orders_shared.contracts import ExecuteOrder, OrderEvent
+from orders_shared.status import Status
+
+Json = dict[str, Any]
+SCHEMAS = "#/components/schemas/"
+AMQP_BINDING = "0.3.0"
+WS_BINDING = "0.1.0"
+# Published with publisher confirms: work persistent; events transient (Postgres is their record).
+PERSISTENT = {"deliveryMode": 2, "bindingVersion": AMQP_BINDING}
+TRANSIENT = {"deliveryMode": 1, "bindingVersion": AMQP_BINDING}
+ACK = {"ack": True, "bindingVersion": AMQP_BINDING}  # acked only after the step's transaction commits
+
+
+def _wire(node: Any) -> Any:
+    """A pydantic schema as the wire has it: no generated titles, and since nulls are never sent
+    (`exclude_none`), an optional field is absent rather than null."""
+    if isinstance(node, list):
+        return [_wire(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: Json = {}
+    for key, value in node.items():
+        if key == "title" or (key == "default" and value is None):
+            continue
+        out[key] = {name: _wire(s) for name, s in value.items()} if key == "properties" else _wire(value)
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        if len(rest) == 1:
+            del out["anyOf"]
+            out = {**rest[0], **out}
+    return out
+
+
+def schemas() -> Json:
+    """Every payload schema, from the models; OrderEventFrame is an OrderEvent as a WebSocket gets it."""
+    _, top = models_json_schema(
+        [(ExecuteOrder, "serialization"), (OrderEvent, "serialization"), (Subscribe, "validation")],
+        ref_template=SCHEMAS + "{model}",
+    )
+    found: Json = _wire(top["$defs"])
+    frame = deepcopy(found["OrderEvent"])
+    del frame["properties"]["v"]  # OrderEvent.frame() leaves the version out
+    frame["description"] = (
+        "An OrderEvent as a WebSocket client receives it: camelCase, no `v`, only the fields of its status."
+    )
+    found["OrderEventFrame"] = frame
+    found["Connected"] = {
+        "type": "object",
+        "description": "The first frame on every socket.",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ws_connected"},
+            "orderId": {"type": "string", "format": "uuid", "description": "Set when opened with ?orderId="},
+        },
+    }
+    found["StreamError"] = {
+        "type": "object",
+        "description": (
+            f"A refusal. An unknown or malformed order id, or no valid credentials: then closed "
+            f"{POLICY_VIOLATION}. A malformed client message: the socket stays open."
+        ),
+        "required": ["status", "error"],
+        "properties": {
+            "status": {"const": "error"},
+            "error": {"type": "string"},
+            "orderId": {"type": "string"},
+        },
+    }
+    return dict(sorted(found.items()))
+
+
+def _ref(path: str) -> Json:
+    return {"$ref": path}
+
+
+def _message(name: str, title: str, summary: str, schema: str, **extra: Any) -> Json:
+    return {
+        "name": name,
+        "title": title,
+        "summary": summary,
+        "contentType": "application/json",
+        "payload": _ref(SCHEMAS + schema),
+        **extra,
+    }
+
+
+EXAMPLE_EVENT = {
+    "orderId": "89512da2-d7e3-43df-b85f-85b6f02a5d17",
+    "seq": 3,
+    "status": "building",
+    "at": "2026-11-25T14:44:54.612410Z",
+    "attempt": 1,
+    "dexChosen": "raydium",
+    "route": [{"venue": "raydium", "percent": 100, "amountIn": "1.5", "expectedAmountOut": "231.048755"}],
+    "minAmountOut": "229.893511",
+}
+
+
+def _exchange(name: str, kind: str) -> Json:
+    return {"name": name, "type": kind, "durable": True, "autoDelete": False, "vhost": "/"}
+
+
+def document() -> Json:
+    """The whole AsyncAPI document."""
+    statuses = [s.value for s in Status]
+    ws_messages = {
+        "connected": _ref("#/components/messages/Connected"),
+        "orderEvent": _ref("#/components/messages/OrderEventFrame"),
+        "error": _ref("#/components/messages/StreamError"),
+        "subscribe": _ref("#/components/messages/Subscribe"),
+    }
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Order execution engine: order streams and messages",
+            "version": "0.1.0",
+            "description": (
+                "Every step of a market order (pending → routing → building → submitted → confirmed, or "
+                "failed) as the notifier streams it over a WebSocket, and the RabbitMQ messages between "
+                "the api, the workers and the notifiers. Generated by `python -m docs.asyncapi` from the "
+                "pydantic models the services use."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "notifier": {
+                "host": "localhost:8001",
+                "protocol": "ws",
+                "description": "The notifier (behind the compose gateway: localhost:3000, same path).",
+                "security": [
+                    _ref("#/components/securitySchemes/bearer"),
+                    _ref("#/components/securitySchemes/apiKeyHeader"),
+                    _ref("#/components/securitySchemes/ticket"),
+                ],
+            },
+            "rabbitmq": {
+                "host": "localhost:5672",
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "The broker between the services; Postgres is the record.",
+            },
+        },
+        "channels": {
+            "orderStream": {
+                "address": "/api/orders/ws",
+                "title": "An order's stream",
+                "description": (
+                    "`?orderId=<id>[&afterSeq=n]` follows one order: `ws_connected`, then every event "
+                    "after `afterSeq` (the whole history first for a late subscriber), each seq once and "
+                    f"in order, then close {NORMAL} after `confirmed` or `failed`. Without `orderId`, "
+                    "send `subscribe` to follow many orders on one socket. A client too slow to read is "
+                    f"closed with {TRY_AGAIN_LATER} and resumes with `afterSeq`, losing nothing."
+                ),
+                "servers": [_ref("#/servers/notifier")],
+                "messages": ws_messages,
+                "bindings": {
+                    "ws": {
+                        "method": "GET",
+                        "query": {
+                            "type": "object",
+                            "properties": {
+                                "orderId": {"type": "string", "format": "uuid"},
+                                "afterSeq": {"type": "integer", "minimum": 0, "default": 0},
+                                "ticket": {"type": "string", "description": "A short-lived WebSocket ticket"},
+                            },
+                        },
+                        "bindingVersion": WS_BINDING,
+                    }
+                },
+            },
+            "ordersExecute": {
+                "address": topology.EXECUTE_KEY,
+                "title": f"Work: quorum queue {topology.EXECUTE_QUEUE}",
+                "description": (
+                    f"Routing key `{topology.EXECUTE_KEY}` on the direct exchange "
+                    f"`{topology.ORDERS_EXCHANGE}` → quorum queue `{topology.EXECUTE_QUEUE}` "
+                    f"(x-delivery-limit; dead-letters to `{topology.DEAD_QUEUE}`). The api's outbox relay "
+                    "publishes it once the order is committed; the sweeper republishes an order stuck "
+                    "without progress (with `seenSeq`). Retries wait in "
+                    f"`{topology.retry_queue(1)}`…`{topology.retry_queue(topology.MAX_RETRY_QUEUES)}` "
+                    f"(routing keys `{topology.retry_key(1)}`…), whose TTL dead-letters them back here."
+                ),
+                "servers": [_ref("#/servers/rabbitmq")],
+                "messages": {"executeOrder": _ref("#/components/messages/ExecuteOrder")},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": _exchange(topology.ORDERS_EXCHANGE, "direct"),
+                        "bindingVersion": AMQP_BINDING,
+                    }
+                },
+            },
+            "ordersDead": {
+                "address": topology.DEAD_KEY,
+                "title": f"Dead letters: quorum queue {topology.DEAD_QUEUE}",
+                "description": "What no attempt could finish: the order is `failed` with its reason.",
+                "servers": [_ref("#/servers/rabbitmq")],
+                "messages": {"executeOrder": _ref("#/components/messages/ExecuteOrder")},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": _exchange(topology.ORDERS_EXCHANGE, "direct"),
+                        "bindingVersion": AMQP_BINDING,
+                    }
+                },
+            },
+            "orderEvents": {
+                "address": topology.event_key("{status}"),
+                "title": f"Events: topic exchange {topology.EVENTS_EXCHANGE}",
+                "description": (
+                    "Published by a worker after each step's transaction commits. Every notifier replica "
+                    "binds an exclusive queue of its own to `order.#`, so each sees every event."
+                ),
+                "parameters": {"status": {"enum": statuses, "description": "The event's status."}},
+                "servers": [_ref("#/servers/rabbitmq")],
+                "messages": {"orderEvent": _ref("#/components/messages/OrderEvent")},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": _exchange(topology.EVENTS_EXCHANGE, "topic"),
+                        "bindingVersion": AMQP_BINDING,
+                    }
+                },
+            },
+        },
+        "operations": {
+            "streamOrderEvents": {
+                "action": "send",
+                "title": "The notifier streams an order's frames",
+                "channel": _ref("#/channels/orderStream"),
+                "messages": [
+                    _ref("#/channels/orderStream/messages/connected"),
+                    _ref("#/channels/orderStream/messages/orderEvent"),
+                    _ref("#/channels/orderStream/messages/error"),
+                ],
+            },
+            "receiveSubscribe": {
+                "action": "receive",
+                "title": "The notifier takes subscribe requests",
+                "channel": _ref("#/channels/orderStream"),
+                "messages": [_ref("#/channels/orderStream/messages/subscribe")],
+            },
+            "publishExecuteOrder": {
+                "action": "send",
+                "title": "The api (outbox relay, sweeper) and the worker (retries) enqueue work",
+                "channel": _ref("#/channels/ordersExecute"),
+                "messages": [_ref("#/channels/ordersExecute/messages/executeOrder")],
+                "bindings": {"amqp": PERSISTENT},
+            },
+            "consumeExecuteOrder": {
+                "action": "receive",
+                "title": "A worker runs the order's next step; acks after the step commits",
+                "channel": _ref("#/channels/ordersExecute"),
+                "messages": [_ref("#/channels/ordersExecute/messages/executeOrder")],
+                "bindings": {"amqp": ACK},
+            },
+            "deadLetterExecuteOrder": {
+                "action": "send",
+                "title": "A worker parks what no attempt could finish (as does the queue past its limit)",
+                "channel": _ref("#/channels/ordersDead"),
+                "messages": [_ref("#/channels/ordersDead/messages/executeOrder")],
+                "bindings": {"amqp": PERSISTENT},
+            },
+            "publishOrderEvent": {
+                "action": "send",
+                "title": "A worker announces a committed step",
+                "channel": _ref("#/channels/orderEvents"),
+                "messages": [_ref("#/channels/orderEvents/messages/orderEvent")],
+                "bindings": {"amqp": TRANSIENT},
+            },
+            "consumeOrderEvents": {
+                "action": "receive",
+                "title": "Each notifier replica hears every event",
+                "channel": _ref("#/channels/orderEvents"),
+                "messages": [_ref("#/channels/orderEvents/messages/orderEvent")],
+                "bindings": {"amqp": ACK},
+            },
+        },
+        "components": {
+            "schemas": schemas(),
+            "messages": {
+                "Connected": _message(
+                    "ws_connected", "Connected", "The first frame of every socket.", "Connected"
+                ),
+                "OrderEventFrame": _message(
+                    "orderEvent",
+                    "Order event",
+                    "One step of an order; seq 1, 2, 3… with no gaps and no repeats.",
+                    "OrderEventFrame",
+                    examples=[{"name": "building", "payload": EXAMPLE_EVENT}],
+                ),
+                "StreamError": _message("error", "Error", "A refusal.", "StreamError"),
+                "Subscribe": _message(
+                    "subscribe",
+                    "Subscribe",
+                    "Follow more orders on this socket, from afterSeq on.",
+                    "Subscribe",
+                    examples=[
+                        {
+                            "name": "two orders",
+                            "payload": {
+                                "action": "subscribe",
+                                "orderIds": [
+                                    EXAMPLE_EVENT["orderId"],
+                                    "5f0c1d7e-2b1a-4c8e-9a51-0f6d2d3b9e10",
+                                ],
+                                "afterSeq": 0,
+                            },
+                        }
+                    ],
+                ),
+                "ExecuteOrder": _message(
+                    "ExecuteOrder",
+                    "Execute order",
+                    "Run (or retry) an order; `attempt` is the attempt this message starts.",
+                    "ExecuteOrder",
+                    bindings={"amqp": {"messageType": "ExecuteOrder", "bindingVersion": AMQP_BINDING}},
+                ),
+                "OrderEvent": _message(
+                    "OrderEvent",
+                    "Order event",
+                    "One committed step of an order, as stored in order_events.",
+                    "OrderEvent",
+                    bindings={"amqp": {"messageType": "OrderEvent", "bindingVersion": AMQP_BINDING}},
+                ),
+            },
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": (
+                        "An API key as `Authorization: Bearer <key>` on the handshake; a browser, which "
+                        "cannot set headers, offers the subprotocols `orders.v1, bearer.<key>` instead "
+                        "(the notifier answers `orders.v1`). Not needed when AUTH_REQUIRED is false."
+                    ),
+                },
+                "apiKeyHeader": {"type": "httpApiKey", "name": "X-API-Key", "in": "header"},
+                "ticket": {
+                    "type": "httpApiKey",
+                    "name": "ticket",
+                    "in": "query",
+                    "description": "A short-lived, signed WebSocket ticket issued by the api.",
+                },
+            },
+        },
+    }
+
+
+# --- A small YAML writer: block style, keys in the order given, strings quoted only when they must be.
+# A plain (unquoted) scalar: starts with a letter, `_`, `/`, `$` or `(`, holds no `:`, quote, backslash or
+# control character, no ` #` (a comment), does not end in a space, and does not read as a boolean or null.
+_PLAIN = re.compile(r'^[A-Za-z_/$(][^:"\\\x00-\x1f\x7f]*$')
+_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _RESERVED and not text.endswith(" ") and " #" not in text:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _lines(node: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            name = _scalar(key)
+            if isinstance(value, dict | list) and value:
+                lines.append(f"{pad}{name}:")
+                lines.extend(_lines(value, indent + (2 if isinstance(value, dict) else 0)))
+            elif isinstance(value, str) and "\n" in value and value == value.strip():
+                lines.append(f"{pad}{name}: |-")
+                lines.extend(f"{pad}  {line}" if line else "" for line in value.split("\n"))
+            else:
+                lines.append(
+                    f"{pad}{name}: {_empty(value) if isinstance(value, dict | list) else _scalar(value)}"
+                )
+    else:
+        for item in node:
+            if isinstance(item, dict | list) and item:
+                inner = _lines(item, indent + 2)
+                lines.append(f"{pad}- {inner[0].lstrip()}")
+                lines.extend(inner[1:])
+            else:
+                lines.append(f"{pad}- {_empty(item) if isinstance(item, dict | list) else _scalar(item)}")
+    return lines
+
+
+def _empty(value: dict[str, Any] | list[Any]) -> str:
+    return "{}" if isinstance(value, dict) else "[]"
+
+
+def to_yaml(node: Json) -> str:
+    """The document as YAML text."""
+    return "\n".join(_lines(node, 0)) + "\n"
+
+
+def render() -> str:
+    """What `python -m docs.asyncapi` prints."""
+    header = "# Generated by `python -m docs.asyncapi > docs/asyncapi.yaml`; do not edit.\n"
+    return header + to_yaml(document())
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,131 @@
+"""The web page at `/`, end to end in headless Chromium (Debian's, driven by Playwright for Python).
+
+Three orders submitted through the page each confirm on their WebSocket timelines; the page is then saved
+as `docs/screenshot.png`, which the README shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.client.open_stack import new_api_key
+from tests.support.services import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags this machine needs: no sandbox as root, and no calls home (its network is closed).
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+ORDERS = [("SOL → USDC", "1.5"), ("SOL → USDT", "2"), ("JUP → SOL", "20000")]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed: `make browser-test-deps`"
+)
+
+
+def page_url(stack: Stack) -> str:
+    """The page; told where the notifier is unless the api's /config.js already says."""
+    config = httpx.get(f"{stack.api}/config.js").text
+    return f"{stack.api}/" if stack.ws in config else f"{stack.api}/?ws={stack.ws}"
+
+
+async def test_the_page_and_its_config_are_served(open_api: Stack) -> None:
+    async with httpx.AsyncClient(base_url=open_api.api) as client:
+        page = await client.get("/")
+        assets = {path: await client.get(path) for path in ("/static/app.js", "/static/style.css")}
+        config = await client.get("/config.js")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script src="/static/app.js"' in page.text
+    for (path, response), kind in zip(assets.items(), ("javascript", "text/css"), strict=True):
+        assert response.status_code == 200, path
+        assert kind in response.headers["content-type"]
+    assert config.status_code == 200
+    assert "javascript" in config.headers["content-type"]
+    assert config.text.startswith("window.ORDERS_CONFIG = {")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+async def _open(browser: Browser, url: str, errors: list[str]) -> Page:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(url)
+    # The live quote: both venues answer before anything is submitted.
+    await expect(page.locator("#quote-rows tr")).to_have_count(2, timeout=15_000)
+    return page
+
+
+async def _submit(page: Page, pair: str, amount: str) -> None:
+    await page.select_option("#pair", label=pair)
+    await page.fill("#amount", amount)
+    await page.click("#submit")
+
+
+@needs_chromium
+async def test_three_orders_submitted_through_the_page_each_confirm(
+    open_api: Stack, browser: Browser
+) -> None:
+    errors: list[str] = []
+    page = await _open(browser, page_url(open_api), errors)
+    await expect(page.locator("#quote-rows [data-venue=raydium]")).to_be_visible()
+    await expect(page.locator("#quote-rows [data-venue=meteora]")).to_be_visible()
+
+    for pair, amount in ORDERS:
+        await _submit(page, pair, amount)
+
+    cards = page.locator("article.order")
+    await expect(cards).to_have_count(3, timeout=10_000)
+    await expect(page.locator("article.order[data-status=confirmed]")).to_have_count(3, timeout=30_000)
+    for i in range(3):
+        card = cards.nth(i)
+        # Every step of the timeline arrived, in order, over the WebSocket.
+        await expect(card.locator(".step.done")).to_have_count(5)
+        await expect(card.locator(".result")).to_contain_text(" at ")
+    ids = [await cards.nth(i).get_attribute("data-order-id") for i in range(3)]
+    # The recent list shows them too, confirmed.
+    for order_id in ids:
+        await expect(page.locator(f"#recent-rows tr[data-order-id='{order_id}']")).to_have_attribute(
+            "data-status", "confirmed", timeout=10_000
+        )
+    assert errors == []
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    await page.close()
+
+
+@needs_chromium
+async def test_with_an_api_key_the_page_sends_it_on_rest_and_the_websocket(
+    open_api: Stack, browser: Browser
+) -> None:
+    key = await new_api_key(open_api, "page test")
+    errors: list[str] = []
+    page = await _open(browser, page_url(open_api), errors)
+    await page.fill("#api-key", key)
+    await page.press("#api-key", "Enter")
+    await _submit(page, "USDC → SOL", "25")
+    await expect(page.locator("article.order[data-status=confirmed]")).to_have_count(1, timeout=30_000)
+    # The key's client has only this order: the list was read with the key.
+    await expect(page.locator("#recent-rows tr")).to_have_count(1, timeout=10_000)
+    assert errors == []
+    await page.close()
