@@ -15,7 +15,7 @@ from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import WorkerSettings
-from orders_shared.topology import declare
+from orders_shared.topology import EVENTS_EXCHANGE, declare
 from orders_worker.consumer import Consumer
 from orders_worker.pipeline import Pipeline
 from orders_worker.router import Router
@@ -55,7 +55,11 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
                 await pools.seed(conn)
             latency = venue_latency(settings)
             router = Router(engine, settings, latency, metrics)
-            pipeline = Pipeline(engine, router, latency, topology.events, metrics, settings)
+            # Events are doorbells (Postgres holds the record): a channel without publisher confirms
+            # spares every step a round trip to the broker.
+            doorbells = await connection.channel(publisher_confirms=False)
+            events = await doorbells.get_exchange(EVENTS_EXCHANGE, ensure=False)
+            pipeline = Pipeline(engine, router, latency, events, metrics, settings)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)

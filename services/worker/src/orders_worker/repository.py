@@ -39,7 +39,11 @@ async def advance(
                 orders_table.c.last_seq == expected_seq,
             )
             .values(
-                status=new.value, last_seq=orders_table.c.last_seq + 1, updated_at=sa.func.now(), **columns
+                status=new.value,
+                last_seq=orders_table.c.last_seq + 1,
+                # The moment of the step, not the transaction's start (which may include a wait for a lock).
+                updated_at=sa.func.clock_timestamp(),
+                **columns,
             )
             .returning(orders_table.c.last_seq, orders_table.c.updated_at, orders_table.c.attempt)
         )
