@@ -142,27 +142,30 @@ async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
         }
         with running_stack(env, log_dir, names=("api", "notifier", "worker")) as stack:
             second = start_service("worker", env, log_dir)
-            wait_ready(second)
-            watcher = Watcher(stack.ws, sockets=10)
-            await watcher.start()
             replacement: list[Any] = []
+            try:
+                wait_ready(second)
+                watcher = Watcher(stack.ws, sockets=10)
+                await watcher.start()
 
-            def kill_a_worker() -> None:
-                stack.services["worker"].process.send_signal(signal.SIGKILL)
-                print("killed worker 1 (kill -9) at the halfway mark; starting another", flush=True)
-                replacement.append(start_service("worker", env, log_dir))
+                def kill_a_worker() -> None:
+                    stack.services["worker"].process.send_signal(signal.SIGKILL)
+                    print("killed worker 1 (kill -9) at the halfway mark; starting another", flush=True)
+                    replacement.append(start_service("worker", env, log_dir))
 
-            started = time.monotonic()
-            ids = await submit_all(stack, watcher, orders, concurrency=32, on_half=kill_a_worker)
-            accepted_s = time.monotonic() - started
-            watcher.expected = len(ids)
-            watcher.check_done()
-            async with asyncio.timeout(deadline_s):
-                await watcher.all_done.wait()
-            finished_s = time.monotonic() - started
-            await watcher.close()
-            for worker in (second, *replacement):
-                worker.stop()
+                started = time.monotonic()
+                ids = await submit_all(stack, watcher, orders, concurrency=32, on_half=kill_a_worker)
+                accepted_s = time.monotonic() - started
+                watcher.expected = len(ids)
+                watcher.check_done()
+                async with asyncio.timeout(deadline_s):
+                    await watcher.all_done.wait()
+                finished_s = time.monotonic() - started
+                await watcher.close()
+            finally:
+                # Workers started here are not the stack's: stop them whatever happened, or they outlive us.
+                for worker in (second, *replacement):
+                    worker.stop()
         engine = create_engine(database_url, pool_size=2)
         try:
             result = await reconcile(engine, ids)
