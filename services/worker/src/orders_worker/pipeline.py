@@ -27,6 +27,7 @@ from orders_shared.queries import fetch_order
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
 from orders_shared.tokens import Token, find_token, plain
+from orders_venues import CannotFill
 from orders_venues.exchange import execute
 from orders_worker import chain, repository
 from orders_worker.router import Router
@@ -163,7 +164,11 @@ class Pipeline:
             else:
                 now = int(time.time())
                 current = routing.settled(state, self.settings, now)
-                units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
+                try:
+                    units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
+                except CannotFill as exc:
+                    # The pools moved since the quote and can no longer take a leg: the route's price is gone.
+                    raise SlippageExceeded(f"the pools can no longer fill the route quoted: {exc}") from None
                 amount_out = token_out.from_base_units(units)
                 if amount_out < decision.min_amount_out:
                     raise SlippageExceeded(

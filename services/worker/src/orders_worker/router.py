@@ -63,6 +63,14 @@ class Router:
             state = await pools.read(conn, side.pair)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
-        decision = routing.decide(current, side, token_in, token_out, amount_in, slippage_bps, now, venues)
+        try:
+            decision = routing.decide(
+                current, side, token_in, token_out, amount_in, slippage_bps, now, venues
+            )
+        except NoRoute:
+            if len(venues) < len(VENUES):
+                # A venue that did not answer might have filled it: worth another attempt, not a final no.
+                raise TransientVenueError("the venues that answered cannot fill the order") from None
+            raise
         self.metrics.routing_decisions.labels(venue=decision.dex_chosen).inc()
         return decision
