@@ -9,8 +9,6 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-TERMINAL = {"confirmed", "failed"}
-
 
 async def read_until_closed(ws: ClientConnection, within: float = 30) -> list[dict[str, Any]]:
     """Every frame until the server closes the socket."""

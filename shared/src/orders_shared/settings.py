@@ -205,4 +205,5 @@ __all__ = [
     "NotifierSettings",
     "WorkerSettings",
     "parse_range_ms",
+    "ticket_secret",
 ]
