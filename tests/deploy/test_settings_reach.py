@@ -1,6 +1,6 @@
 """One source of truth for configuration: every field of the services' settings classes, read from the
 classes themselves at test time, reaches compose.yaml, the Helm values, the rendered Deployments and
-.env.example under its environment name, and the values given there are ones the classes accept.
+env.example under its environment name, and the values given there are ones the classes accept.
 
 A setting added to a class without reaching all of them fails here, naming it and where it is missing.
 """
@@ -99,14 +99,14 @@ def test_every_setting_reaches_the_rendered_deployment(rendered: Rendered, compo
 
 
 def env_example() -> dict[str, str]:
-    """.env.example's assignments (comments and blank lines skipped)."""
+    """env.example's assignments (comments and blank lines skipped)."""
     pairs: dict[str, str] = {}
     for line in ENV_EXAMPLE.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             key, sep, value = line.partition("=")
-            assert sep, f".env.example: not an assignment: {line!r}"
-            assert key not in pairs, f".env.example sets {key} twice"
+            assert sep, f"env.example: not an assignment: {line!r}"
+            assert key not in pairs, f"env.example sets {key} twice"
             pairs[key] = value
     return pairs
 
@@ -114,20 +114,20 @@ def env_example() -> dict[str, str]:
 @pytest.mark.parametrize("settings", [CommonSettings, *COMPONENT_SETTINGS.values()], ids=lambda s: s.__name__)
 def test_every_setting_reaches_env_example(settings: type[BaseSettings]) -> None:
     env = env_example()
-    assert_reaches(settings, set(env), ".env.example")
-    accept(settings, env, ".env.example")
+    assert_reaches(settings, set(env), "env.example")
+    accept(settings, env, "env.example")
 
 
 def test_env_example_sets_nothing_the_services_do_not_read() -> None:
     known = set().union(*(expected_env(s) for s in COMPONENT_SETTINGS.values()))
     unknown = sorted(set(env_example()) - known)
-    assert not unknown, f".env.example sets what no settings class reads: {unknown}"
+    assert not unknown, f"env.example sets what no settings class reads: {unknown}"
 
 
 def test_env_example_gives_the_settings_defaults() -> None:
-    """.env.example documents the defaults; a changed default must be changed there too."""
+    """env.example documents the defaults; a changed default must be changed there too."""
     env = env_example()
     for settings in COMPONENT_SETTINGS.values():
         given: dict[str, Any] = {name: env[env_name(name)] for name in settings.model_fields}
         from_file = settings(**given)
-        assert from_file == settings.model_construct(), f"{settings.__name__}: .env.example differs"
+        assert from_file == settings.model_construct(), f"{settings.__name__}: env.example differs"
