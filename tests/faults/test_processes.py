@@ -157,9 +157,8 @@ async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFa
     subscribe = json.dumps({"action": "subscribe", "orderIds": [str(i) for i in ids]})
     notifier = stack.services["notifier"]
 
-    async def slow_closes() -> float:
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(f"{notifier.url}/metrics")).text
+    async def slow_closes(client: httpx.AsyncClient) -> float:
+        text = (await client.get(f"{notifier.url}/metrics")).text
         return next(
             float(line.split()[1])
             for line in text.splitlines()
@@ -167,20 +166,30 @@ async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFa
         )
 
     # A tiny receive window and no reading: the server's sends back up until its queue overflows.
+    # How much the kernel buffers before that depends on the machine (send-buffer autotuning reaches
+    # megabytes), so each step is kept cheap and the bound is generous; here it takes ~2 s.
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", notifier.port))
-    async with websockets.connect(f"{stack.ws}/api/orders/ws", sock=sock, max_queue=1) as ws:
-        async with asyncio.timeout(30):
-            while await slow_closes() < 1:
-                try:
-                    await ws.send(subscribe)
-                except websockets.ConnectionClosed:
-                    break
+    async with (
+        httpx.AsyncClient() as metrics,
+        websockets.connect(f"{stack.ws}/api/orders/ws", sock=sock, max_queue=1) as ws,
+    ):
+        steps = 0
+        try:
+            async with asyncio.timeout(120):
+                while await slow_closes(metrics) < 1:
+                    try:
+                        await ws.send(subscribe)
+                    except websockets.ConnectionClosed:
+                        break
+                    steps += 1
+        except TimeoutError:
+            pytest.fail(f"no 1013 after {steps} unread subscribes ({steps * 50} events)")
         # Now read: the backlog, then the close frame the server queued behind it.
         await read_until_closed(ws, within=30)
-    assert await slow_closes() >= 1
+        assert await slow_closes(metrics) >= 1
     # On a loaded machine the server may give up waiting for our close reply and drop the connection
     # before we read its close frame; when the frame arrived, it said 1013.
     assert ws.close_code in (1013, 1006)
