@@ -18,6 +18,7 @@ class Metrics:
     registry: CollectorRegistry
     orders_accepted: Counter
     orders_rejected: Counter
+    ingest_batch_size: Histogram
     ignored_fields: Counter
     transitions: Counter
     order_duration: Histogram
@@ -48,6 +49,12 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         orders_accepted=Counter("orders_accepted", "Orders accepted by the api.", registry=r),
         orders_rejected=Counter(
             "orders_rejected", "Orders refused by the api, by reason.", ["reason"], registry=r
+        ),
+        ingest_batch_size=Histogram(
+            "order_ingest_batch_size",
+            "Orders stored per transaction by the api's group commit.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=r,
         ),
         ignored_fields=Counter(
             "order_ignored_fields", "Unknown request fields ignored (seed compatibility).", registry=r

@@ -108,6 +108,12 @@ class ApiSettings(CommonSettings):
     outbox_batch_size: int = Field(
         default=200, ge=1, le=10_000, description="Orders published per relay batch."
     )
+    ingest_max_batch: int = Field(
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Most orders one transaction stores (group commit of concurrent submissions).",
+    )
     public_ws_url: str = Field(
         default="",
         description="The notifier's WebSocket base URL as browsers reach it (unset: ws://<page host>:8001).",

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from orders_api import routes
 from orders_api.deps import Guard
+from orders_api.ingest import OrderWriter
 from orders_api.limits import BodySizeLimit
 from orders_api.outbox import OutboxRelay
 from orders_api.problems import install_problem_handlers
@@ -69,11 +70,13 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 stuck_after_s=settings.stuck_after_s,
                 interval_s=settings.sweep_interval_s,
             )
+            writer = OrderWriter(engine, metrics, max_batch=settings.ingest_max_batch)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
             tasks = [
                 asyncio.create_task(relay.run(), name="outbox-relay"),
                 asyncio.create_task(sweeper.run(), name="sweeper"),
+                asyncio.create_task(writer.run(), name="order-writer"),
             ]
             try:
                 guard = Guard(
@@ -83,7 +86,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                     orders=TokenBucket(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
                     reads=TokenBucket(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
                 )
-                yield {"orders": OrderService(engine, metrics, nudge, settings), "guard": guard}
+                yield {"orders": OrderService(engine, writer, metrics, nudge, settings), "guard": guard}
             finally:
                 for task in tasks:
                     task.cancel()

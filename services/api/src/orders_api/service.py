@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import repository
+from orders_api.ingest import NewOrder, OrderWriter
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_shared import pools, routing
 from orders_shared.contracts import RouteLeg
@@ -141,6 +142,7 @@ class OrderService:
     """Submits and reads orders; one instance per process, built in the lifespan."""
 
     engine: AsyncEngine
+    writer: OrderWriter
     metrics: Metrics
     relay_nudge: asyncio.Event
     settings: ApiSettings
@@ -148,17 +150,17 @@ class OrderService:
     async def submit(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
     ) -> tuple[Accepted, bool]:
-        """Store the order and its `pending` event in one transaction; the relay then publishes it.
+        """Store the order and its `pending` event, group-committed with concurrent submissions.
 
-        Returns the answer and whether the order is new; a replayed Idempotency-Key with the same body
-        gets the first order back, with a different body IdempotencyConflict.
+        The relay then publishes it. Returns the answer and whether the order is new; a replayed
+        Idempotency-Key with the same body gets the first order back, with a different body
+        IdempotencyConflict.
         """
         order = validate(request, self.settings.default_slippage_bps)
         accepted = Accepted(order_id=uuid.uuid4(), ignored_fields=request.ignored_fields())
         body_hash = request_hash(request) if idempotency_key else None
-        async with self.engine.begin() as conn:
-            created = await repository.insert_order(
-                conn,
+        created = await self.writer.write(
+            NewOrder(
                 order_id=accepted.order_id,
                 client=client,
                 token_in=order.token_in.symbol,
@@ -168,10 +170,11 @@ class OrderService:
                 idempotency_key=idempotency_key,
                 request_hash=body_hash,
             )
-            if not created:
-                assert idempotency_key is not None  # only the key's unique constraint can refuse the row
-                first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
+        )
         if not created:
+            assert idempotency_key is not None  # only the key's unique constraint can refuse the row
+            async with self.engine.connect() as conn:
+                first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
             if first is None or first.request_hash != body_hash:
                 raise IdempotencyConflict("this Idempotency-Key was used with a different body")
             return accepted.model_copy(update={"order_id": first.id}), False
