@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_api.repository import insert_order, list_orders
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
+from orders_shared.pools import pools_table
 from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
-from orders_worker.repository import advance, find_execution, record_execution
+from orders_worker.repository import Swap, advance, find_execution
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -115,27 +116,101 @@ async def test_database_refuses_an_unknown_status(engine: AsyncEngine) -> None:
             )
 
 
-async def test_second_execution_of_an_order_is_not_recorded(engine: AsyncEngine) -> None:
+def _pool_state(pair: str) -> sa.Select[tuple[object]]:
+    return sa.select(pools_table.c.state).where(pools_table.c.pair == pair)
+
+
+async def test_a_swap_lands_once_with_the_step_that_confirms_it(engine: AsyncEngine) -> None:
     order_id = await _new_order(engine)
+    pair = f"TEST-{order_id.hex[:8]}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(pools_table).values(pair=pair, state={"v": "before"}, synced_at=0, origin=0)
+        )
+        for seq, status in enumerate((Status.ROUTING, Status.BUILDING, Status.SUBMITTED), start=1):
+            previous = Status.PENDING if seq == 1 else (Status.ROUTING, Status.BUILDING)[seq - 2]
+            assert await advance(conn, order_id, expected=previous, expected_seq=seq, new=status, detail={})
 
-    async def execute(amount_out: Decimal) -> bool:
+    async def land(amount_out: Decimal, after: str) -> bool:
+        # Two holders saw (submitted, 4): only the first may move the pools and write the ledger.
+        swap = Swap(
+            pair=pair,
+            pools_after={"v": after},
+            synced_at=1,
+            signature=f"sig-{order_id}",
+            venue="raydium",
+            amount_in=Decimal("1.25"),
+            amount_out=amount_out,
+            slot=1,
+        )
         async with engine.begin() as conn:
-            return await record_execution(
+            event = await advance(
                 conn,
-                order_id=order_id,
-                signature=f"sig-{order_id}",
-                venue="raydium",
-                amount_in=Decimal("1.25"),
+                order_id,
+                expected=Status.SUBMITTED,
+                expected_seq=4,
+                new=Status.CONFIRMED,
+                detail={"amountOut": amount_out},
+                swap=swap,
                 amount_out=amount_out,
-                slot=1,
             )
+        return event is not None
 
-    assert await execute(Decimal("187.5"))
-    assert not await execute(Decimal("999"))
+    assert await land(Decimal("187.5"), "first")
+    assert not await land(Decimal("999"), "second")
     async with engine.connect() as conn:
         landed = await find_execution(conn, order_id)
+        state = (
+            await conn.execute(sa.select(pools_table.c.state).where(pools_table.c.pair == pair))
+        ).scalar()
+        order = await fetch_order(conn, order_id)
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
+        await conn.commit()
     assert landed is not None
     assert landed.amount_out == Decimal("187.5")
+    assert state == {"v": "first"}
+    assert order is not None
+    assert (order.status, order.last_seq, order.amount_out) == ("confirmed", 5, Decimal("187.5"))
+
+
+async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine) -> None:
+    order_id = await _new_order(engine)
+    pair = f"TEST-{order_id.hex[:8]}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(pools_table).values(pair=pair, state={"v": "before"}, synced_at=0, origin=0)
+        )
+    swap = Swap(
+        pair=pair,
+        pools_after={"v": "after"},
+        synced_at=1,
+        signature=f"sig-{order_id}",
+        venue="raydium",
+        amount_in=Decimal("1.25"),
+        amount_out=Decimal("1"),
+        slot=1,
+    )
+    async with engine.begin() as conn:
+        # The order is pending, not submitted: the compare-and-set fails, so the swap must not land.
+        event = await advance(
+            conn,
+            order_id,
+            expected=Status.SUBMITTED,
+            expected_seq=1,
+            new=Status.CONFIRMED,
+            detail={},
+            swap=swap,
+        )
+    async with engine.connect() as conn:
+        landed = await find_execution(conn, order_id)
+        state = (
+            await conn.execute(sa.select(pools_table.c.state).where(pools_table.c.pair == pair))
+        ).scalar()
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
+        await conn.commit()
+    assert event is None
+    assert landed is None
+    assert state == {"v": "before"}
 
 
 async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: AsyncEngine) -> None:

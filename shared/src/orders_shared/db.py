@@ -27,3 +27,8 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
         pool_timeout=3,
         connect_args={"application_name": application_name, "connect_timeout": 3},
     )
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, for work that is one statement: no BEGIN and COMMIT round trips around it."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

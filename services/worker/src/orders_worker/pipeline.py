@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_shared import pools, routing
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder, OrderEvent
+from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute, SlippageExceeded
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -74,10 +75,16 @@ class Pipeline:
     events: AbstractExchange
     metrics: Metrics
     settings: WorkerSettings
+    # One-statement reads and steps run here; the swap (several statements) runs on ``engine``.
+    single: AsyncEngine = field(init=False)
+    _pair_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.single = autocommit(self.engine)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             order = await fetch_order(conn, message.order_id)
         if order is None:
             log.warning("order_unknown")
@@ -98,7 +105,8 @@ class Pipeline:
             # The swap was sent: never build another; find it on the chain, or send the same one again.
             if not order.route:
                 raise NoRoute("the order was submitted without a stored route")
-            await self._land(order, held, routing.Decision.from_json(order.route), token_in, token_out)
+            decision = routing.Decision.from_json(order.route)
+            await self._land(order, held, decision, token_in, token_out, resumed=True)
             return
         await self._attempt(order, held, message.attempt, token_in, token_out)
 
@@ -143,55 +151,50 @@ class Pipeline:
         )
         if submitted is None:
             return
-        await self._land(order, held, decision, token_in, token_out)
+        await self._land(order, held, decision, token_in, token_out, resumed=False)
 
     async def _land(
-        self, order: Any, held: Held, decision: routing.Decision, token_in: Token, token_out: Token
+        self,
+        order: Any,
+        held: Held,
+        decision: routing.Decision,
+        token_in: Token,
+        token_out: Token,
+        *,
+        resumed: bool,
     ) -> None:
         started = time.perf_counter()
         signature = chain.swap_signature(order.id)
-        async with self.engine.connect() as conn:
-            landed = await repository.find_execution(conn, order.id)
+        landed = None
+        if resumed:
+            # Submitted by an earlier holder: the swap may have landed already; never send it twice.
+            async with self.single.connect() as conn:
+                landed = await repository.find_execution(conn, order.id)
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
             await asyncio.gather(*(self.latency.send(leg.venue) for leg in decision.legs))
-        async with self.engine.begin() as conn:
-            # The pair's row lock orders this swap against every other swap on the pair, on any worker.
+        # Swaps on a pair are serial (the pools row lock); this process's swaps queue here rather than
+        # each holding a database connection while it waits for that lock.
+        lock = self._pair_locks.setdefault(decision.side.pair, asyncio.Lock())
+        async with lock, self.engine.begin() as conn:
+            # The row lock orders this swap against every other swap on the pair, on any worker.
             state = await pools.read(conn, decision.side.pair, lock=True)
-            landed = landed or await repository.find_execution(conn, order.id)
+            swap = None
             if landed is not None:
                 amount_out: Decimal = landed.amount_out
             else:
-                now = int(time.time())
-                current = routing.settled(state, self.settings, now)
-                try:
-                    units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
-                except CannotFill as exc:
-                    # The pools moved since the quote and can no longer take a leg: the route's price is gone.
-                    raise SlippageExceeded(f"the pools can no longer fill the route quoted: {exc}") from None
-                amount_out = token_out.from_base_units(units)
-                if amount_out < decision.min_amount_out:
-                    raise SlippageExceeded(
-                        f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
-                        f"{decision.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
-                    )
-                await pools.write(conn, decision.side.pair, after, now)
-                await repository.record_execution(
-                    conn,
-                    order_id=order.id,
-                    signature=signature,
-                    venue=decision.dex_chosen,
-                    amount_in=order.amount_in,
-                    amount_out=amount_out,
-                    slot=chain.current_slot(),
-                )
+                swap = self._swap(order, decision, state, token_in, token_out, signature)
+                amount_out = swap.amount_out
             price = executed_price(order.amount_in, amount_out)
+            # The swap lands only if this worker still holds the order: pools, ledger and `confirmed`
+            # are one statement. Losing the compare-and-set means another holder lands it (once).
             event = await self._advance(
                 conn,
                 order.id,
                 held,
                 Status.CONFIRMED,
                 {"txHash": signature, "executedPrice": price, "amountOut": amount_out},
+                swap=swap,
                 amount_out=amount_out,
                 executed_price=price,
             )
@@ -202,6 +205,40 @@ class Pipeline:
             )
             log.info("order_confirmed", amount_out=str(amount_out), executed_price=str(price))
             await self._announce(event)
+
+    def _swap(
+        self,
+        order: Any,
+        decision: routing.Decision,
+        state: pools.PairState,
+        token_in: Token,
+        token_out: Token,
+        signature: str,
+    ) -> repository.Swap:
+        """The route executed on the pools as they are now; SlippageExceeded if it pays too little."""
+        now = int(time.time())
+        current = routing.settled(state, self.settings, now)
+        try:
+            units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
+        except CannotFill as exc:
+            # The pools moved since the quote and can no longer take a leg: the route's price is gone.
+            raise SlippageExceeded(f"the pools can no longer fill the route quoted: {exc}") from None
+        amount_out = token_out.from_base_units(units)
+        if amount_out < decision.min_amount_out:
+            raise SlippageExceeded(
+                f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
+                f"{decision.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
+            )
+        return repository.Swap(
+            pair=decision.side.pair,
+            pools_after=pools.dump(after),
+            synced_at=now,
+            signature=signature,
+            venue=decision.dex_chosen,
+            amount_in=order.amount_in,
+            amount_out=amount_out,
+            slot=chain.current_slot(),
+        )
 
     async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
@@ -239,7 +276,7 @@ class Pipeline:
         started: float,
         **columns: Any,
     ) -> OrderEvent | None:
-        async with self.engine.begin() as conn:
+        async with self.single.connect() as conn:
             event = await self._advance(conn, order_id, held, new, detail, **columns)
         if event is None:
             log.info("order_taken_by_another_worker", wanted=new.value)

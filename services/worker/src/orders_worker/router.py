@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared import pools, routing
+from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -30,6 +31,10 @@ class Router:
     settings: WorkerSettings
     latency: VenueLatency
     metrics: Metrics
+    single: AsyncEngine = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.single = autocommit(self.engine)
 
     async def _answers(self, venue: str) -> bool:
         started = time.perf_counter()
@@ -59,7 +64,7 @@ class Router:
             side = orient(token_in.symbol, token_out.symbol)
         except NoVenueRoute as exc:
             raise NoRoute(str(exc)) from None
-        async with self.engine.connect() as conn:
+        async with self.single.connect() as conn:
             state = await pools.read(conn, side.pair)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
