@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
-import sqlalchemy as sa
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,8 +22,6 @@ from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute, SlippageExceeded
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.models import orders_table
-from orders_shared.queries import fetch_order
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
 from orders_shared.tokens import Token, find_token, plain
@@ -85,7 +82,7 @@ class Pipeline:
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
         async with self.single.connect() as conn:
-            order = await fetch_order(conn, message.order_id)
+            order = await repository.fetch_order(conn, message.order_id)
         if order is None:
             log.warning("order_unknown")
             return
@@ -178,10 +175,10 @@ class Pipeline:
         lock = self._pair_locks.setdefault(decision.side.pair, asyncio.Lock())
         async with lock, self.engine.begin() as conn:
             # The row lock orders this swap against every other swap on the pair, on any worker.
-            state = await pools.read(conn, decision.side.pair, lock=True)
+            state = await repository.read_pools(conn, decision.side.pair, lock=True)
             swap = None
             if landed is not None:
-                amount_out: Decimal = landed.amount_out
+                amount_out: Decimal = landed
             else:
                 swap = self._swap(order, decision, state, token_in, token_out, signature)
                 amount_out = swap.amount_out
@@ -244,7 +241,7 @@ class Pipeline:
         """Move the order to `failed` with the reason, from wherever it is now."""
         for _ in range(3):
             async with self.engine.begin() as conn:
-                order = await fetch_order(conn, order_id)
+                order = await repository.fetch_order(conn, order_id)
                 if order is None or Status(order.status) in TERMINAL:
                     return None
                 event = await self._advance(
@@ -255,7 +252,7 @@ class Pipeline:
                     {"errorCode": code, "error": reason},
                     failure_code=code,
                     failure_reason=reason,
-                    attempt=sa.func.greatest(orders_table.c.attempt, attempt),
+                    raise_attempt=attempt,
                 )
             if event is not None:
                 self.metrics.order_duration.labels(outcome="failed").observe(

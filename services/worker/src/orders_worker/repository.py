@@ -1,4 +1,9 @@
-"""SQL of the worker: compare-and-set transitions with their events, and the swap ledger. Never commits."""
+"""SQL of the worker: compare-and-set transitions with their events, and the swap ledger. Never commits.
+
+Every order runs these statements several times, so they are SQL text sent on psycopg's connection under
+the SQLAlchemy one: psycopg prepares them after a few uses, and nothing is compiled per call (SQLAlchemy
+Core spent more CPU building these statements than Postgres spent running them).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from psycopg import AsyncConnection as Driver
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.models import events_table, executions_table, orders_table
-from orders_shared.pools import pools_table
+from orders_shared.pools import PairState, load
 from orders_shared.status import Status, ensure_legal
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,6 +39,74 @@ class Swap:
     slot: int
 
 
+async def driver(conn: AsyncConnection) -> Driver[Any]:
+    """psycopg's connection under ``conn``, inside the same transaction (if any)."""
+    raw = await conn.get_raw_connection()
+    pg: Driver[Any] = raw.driver_connection  # type: ignore[assignment]  # typed as Any by SQLAlchemy
+    return pg
+
+
+_ORDER = """
+SELECT id, status, last_seq, attempt, token_in, token_out, amount_in, slippage_bps, route, created_at
+FROM orders WHERE id = %(id)s
+"""
+
+
+async def fetch_order(conn: AsyncConnection, order_id: uuid.UUID) -> Any | None:
+    """What the worker needs of the order (a named tuple), or None if there is no such order."""
+    pg = await driver(conn)
+    async with pg.cursor(row_factory=namedtuple_row) as cur:
+        await cur.execute(_ORDER, {"id": order_id}, prepare=True)
+        return await cur.fetchone()
+
+
+_POOLS = "SELECT state, synced_at, origin FROM pools WHERE pair = %(pair)s"
+_POOLS_LOCKED = _POOLS + " FOR UPDATE"
+
+
+async def read_pools(conn: AsyncConnection, pair: str, *, lock: bool = False) -> PairState:
+    """One pair's pools; with ``lock``, held until the transaction ends."""
+    pg = await driver(conn)
+    cur = await pg.execute(_POOLS_LOCKED if lock else _POOLS, {"pair": pair}, prepare=True)
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"no pools for {pair}")
+    state, synced_at, origin = row
+    return PairState(load(state), synced_at, origin)
+
+
+# A swap lands only if the order moved: both CTEs are conditional on `moved` having a row.
+_LANDING = """,
+pooled AS (
+    UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s
+    WHERE pair = %(pair)s AND EXISTS (SELECT FROM moved)
+), ledger AS (
+    INSERT INTO executions (order_id, signature, venue, amount_in, amount_out, slot)
+    SELECT %(id)s, %(signature)s, %(venue)s, %(swap_in)s, %(swap_out)s, %(slot)s FROM moved
+    ON CONFLICT (order_id) DO NOTHING
+)"""
+
+
+def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool, swap: bool) -> str:
+    sets = "".join(f", {name} = %({name})s" for name in columns)
+    if raise_attempt:
+        sets += ", attempt = GREATEST(attempt, %(raise_attempt)s)"
+    # The event's detail is stored with the attempt the row has after the update.
+    return f"""
+WITH moved AS (
+    UPDATE orders
+    SET status = %(new)s, last_seq = last_seq + 1, updated_at = clock_timestamp(){sets}
+    WHERE id = %(id)s AND status = %(expected)s AND last_seq = %(expected_seq)s
+    RETURNING last_seq, updated_at, attempt
+), appended AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT %(id)s, last_seq, %(new)s, %(detail)s || jsonb_build_object('attempt', attempt), updated_at
+    FROM moved
+){_LANDING if swap else ""}
+SELECT last_seq, updated_at, attempt FROM moved
+"""
+
+
 async def advance(
     conn: AsyncConnection,
     order_id: uuid.UUID,
@@ -43,87 +116,61 @@ async def advance(
     new: Status,
     detail: dict[str, Any],
     swap: Swap | None = None,
+    raise_attempt: int | None = None,
     **columns: Any,
 ) -> OrderEvent | None:
     """Move the order from (``expected``, ``expected_seq``) to ``new`` and append the event.
 
-    With ``swap``, the pools and the ledger are written in the same statement, and only if the order
-    moved. None when the order is no longer where the caller saw it: another worker holds it, and
-    nothing was written.
+    One statement, so one round trip, and atomic even in autocommit: the status moves with its event.
+    ``columns`` are set on the order; ``raise_attempt`` raises its attempt to at least that. With
+    ``swap``, the pools and the ledger are written in the same statement, only if the order moved.
+    None when the order is no longer where the caller saw it (another worker holds it): nothing written.
     """
     ensure_legal(expected, new)
-    # Validated now (the seq, time and attempt are the database's, filled in below), so the detail stored
-    # is exactly what subscribers will be sent.
+    # Validated first (the seq, time and attempt are the database's, filled in below), so the detail
+    # stored is exactly what subscribers will be sent.
     draft = OrderEvent.model_validate({**detail, "orderId": order_id, "seq": 1, "status": new, "at": _EPOCH})
     stored = draft.detail()
     stored.pop("attempt", None)
-    moved = (
-        sa.update(orders_table)
-        .where(
-            orders_table.c.id == order_id,
-            orders_table.c.status == expected.value,
-            orders_table.c.last_seq == expected_seq,
-        )
-        .values(
-            status=new.value,
-            last_seq=orders_table.c.last_seq + 1,
-            # The moment of the step, not the transaction's start (which may include a wait for a lock).
-            updated_at=sa.func.clock_timestamp(),
-            **columns,
-        )
-        .returning(orders_table.c.last_seq, orders_table.c.updated_at, orders_table.c.attempt)
-        .cte("moved")
+    names = tuple(sorted(columns))
+    params: dict[str, Any] = {
+        "id": order_id,
+        "new": new.value,
+        "expected": expected.value,
+        "expected_seq": expected_seq,
+        "detail": Jsonb(stored),
+        "raise_attempt": raise_attempt,
+    }
+    params.update(
+        (name, Jsonb(value) if isinstance(value, dict) else value) for name, value in columns.items()
     )
-    appended = sa.insert(events_table).from_select(
-        ["order_id", "seq", "status", "detail", "created_at"],
-        sa.select(
-            sa.literal(order_id, sa.Uuid),
-            moved.c.last_seq,
-            sa.literal(new.value),
-            sa.literal(stored, JSONB).op("||")(sa.func.jsonb_build_object("attempt", moved.c.attempt)),
-            moved.c.updated_at,
-        ),
-    )
-    # One statement, so one round trip and atomic even in autocommit: the status moves with its event.
-    query = sa.select(moved.c.last_seq, moved.c.updated_at, moved.c.attempt).add_cte(appended.cte("appended"))
     if swap is not None:
-        query = query.add_cte(*_landing(order_id, swap, moved))
-    row = (await conn.execute(query)).first()
+        params.update(
+            pair=swap.pair,
+            pools_after=Jsonb(swap.pools_after),
+            synced_at=swap.synced_at,
+            signature=swap.signature,
+            venue=swap.venue,
+            swap_in=swap.amount_in,
+            swap_out=swap.amount_out,
+            slot=swap.slot,
+        )
+    sql = _advance_sql(names, raise_attempt=raise_attempt is not None, swap=swap is not None)
+    pg = await driver(conn)
+    cur = await pg.execute(sql, params, prepare=True)
+    row = await cur.fetchone()
     if row is None:
         return None
-    return draft.model_copy(update={"seq": row.last_seq, "at": row.updated_at, "attempt": row.attempt})
+    seq, at, attempt = row
+    return draft.model_copy(update={"seq": seq, "at": at, "attempt": attempt})
 
 
-def _landing(order_id: uuid.UUID, swap: Swap, moved: sa.CTE) -> tuple[sa.CTE, sa.CTE]:
-    """The pools update and the ledger insert of ``swap``, each conditional on the order having moved."""
-    held = sa.exists(sa.select(moved.c.last_seq))
-    pooled = (
-        sa.update(pools_table)
-        .where(pools_table.c.pair == swap.pair, held)
-        .values(state=swap.pools_after, synced_at=swap.synced_at)
-        .cte("pooled")
-    )
-    ledger = (
-        insert(executions_table)
-        .from_select(
-            ["order_id", "signature", "venue", "amount_in", "amount_out", "slot"],
-            sa.select(
-                sa.literal(order_id, sa.Uuid),
-                sa.literal(swap.signature),
-                sa.literal(swap.venue),
-                sa.literal(swap.amount_in, sa.Numeric),
-                sa.literal(swap.amount_out, sa.Numeric),
-                sa.literal(swap.slot, sa.BigInteger),
-            ).where(held),
-        )
-        .on_conflict_do_nothing(index_elements=[executions_table.c.order_id])
-        .cte("ledger")
-    )
-    return pooled, ledger
+_EXECUTION = "SELECT amount_out FROM executions WHERE order_id = %(id)s"
 
 
-async def find_execution(conn: AsyncConnection, order_id: uuid.UUID) -> sa.Row[Any] | None:
-    """The ledger entry of the order's swap, if it landed."""
-    return (
-        await conn.execute(sa.select(executions_table).where(executions_table.c.order_id == order_id))
-    ).first()
+async def find_execution(conn: AsyncConnection, order_id: uuid.UUID) -> Decimal | None:
+    """What the order's swap paid, if it landed."""
+    pg = await driver(conn)
+    cur = await pg.execute(_EXECUTION, {"id": order_id}, prepare=True)
+    row = await cur.fetchone()
+    return None if row is None else Decimal(row[0])

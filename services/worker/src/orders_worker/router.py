@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared import pools, routing
+from orders_shared import routing
 from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
@@ -18,6 +18,7 @@ from orders_shared.settings import WorkerSettings
 from orders_shared.tokens import Token
 from orders_venues import VENUES, orient
 from orders_venues import NoRoute as NoVenueRoute
+from orders_worker.repository import read_pools
 from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
@@ -65,7 +66,7 @@ class Router:
         except NoVenueRoute as exc:
             raise NoRoute(str(exc)) from None
         async with self.single.connect() as conn:
-            state = await pools.read(conn, side.pair)
+            state = await read_pools(conn, side.pair)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
         try:
