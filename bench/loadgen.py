@@ -31,7 +31,12 @@ import uvloop
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-BODY = b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"1.5"}'
+# Two-sided flow, as a market has: sell 1.5 SOL, then buy about as much with 225 USDC. One-sided, 1,000
+# orders would push the pool past their 0.5% slippage within seconds, and most would (rightly) fail.
+BODIES = (
+    b'{"tokenIn":"SOL","tokenOut":"USDC","amountIn":"1.5"}',
+    b'{"tokenIn":"USDC","tokenOut":"SOL","amountIn":"225"}',
+)
 API_KEY = os.environ.get("BENCH_API_KEY")  # the engine's API key, when it has them
 TERMINAL = frozenset({"confirmed", "failed"})
 SUBSCRIBE_BATCH = 50  # ids per subscribe message: the notifier caps client messages at 4 KiB
@@ -99,7 +104,7 @@ async def submit(
             while remaining > 0:
                 remaining -= 1
                 sent_at = time.time()
-                status, body = await conn.post("/api/orders/execute", BODY)
+                status, body = await conn.post("/api/orders/execute", BODIES[remaining % 2])
                 statuses[status] += 1
                 if status == 202:
                     accepted(orjson.loads(body)["orderId"], sent_at)

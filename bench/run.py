@@ -52,12 +52,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", default="ingest,e2e,pipeline,fanout", help="comma-separated scenarios")
     p.add_argument("--profile", action="store_true", help="py-spy flame graphs during ingest and pipeline")
     p.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (a smoke test)")
+    p.add_argument("--keep-logs", action="store_true", help="keep the services' logs also after a clean run")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--ingest-connections", default="16,64")
     p.add_argument("--ingest-seconds", type=int, default=20)
     p.add_argument("--drain-seconds", type=float, default=30, help="wait this long for the outbox")
     p.add_argument("--e2e-orders", type=int, default=1000)
-    p.add_argument("--e2e-concurrency", type=int, default=100, help="WORKER_CONCURRENCY of e2e/fanout")
+    p.add_argument("--e2e-concurrency", type=int, default=1000, help="WORKER_CONCURRENCY of e2e")
+    p.add_argument("--fanout-concurrency", type=int, default=100, help="WORKER_CONCURRENCY of fanout")
     p.add_argument("--e2e-timeout", type=float, default=150)
     p.add_argument("--e2e-sockets", type=int, default=4, help="a socket follows at most 500 orders at once")
     p.add_argument("--pipeline-workers", default="1,2,4")
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"profiles: {', '.join(p.name for p in bench.profiler.outputs if p.suffix == '.svg')}")
     say(f"wrote {out.relative_to(ROOT)} in {report['took_s']} s")
     retried = any(r.detail.get("attempt", 1) > 1 for r in results)
-    if failed or retried:
+    if failed or retried or args.keep_logs:
         say(f"service and load generator logs kept in {log_dir}")
     else:
         shutil.rmtree(log_dir, ignore_errors=True)

@@ -198,7 +198,7 @@ class Bench:
 
     def fanout(self) -> Result:
         """One socket per order, all open and holding `pending` before the worker starts."""
-        sockets, concurrency = self.args.fanout_sockets, self.args.e2e_concurrency
+        sockets, concurrency = self.args.fanout_sockets, self.args.fanout_concurrency
         with self.stack("fanout") as stack:
             _, notifier = stack.start_all([("api", {}), ("notifier", {})])
             stack.mark()
