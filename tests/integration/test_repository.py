@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_api.repository import insert_order, list_orders
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
-from orders_shared.pools import pools_table
+from orders_shared.pools import dump, pools_table
 from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
+from orders_venues.pools import default_pools
 from orders_worker.repository import Swap, advance, find_execution
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -116,6 +117,10 @@ async def test_database_refuses_an_unknown_status(engine: AsyncEngine) -> None:
             )
 
 
+# Three different states of a pair's pools; only their identity matters here.
+_POOLS = dict(zip(("first", "second", "after"), default_pools(now=0).values(), strict=False))
+
+
 def _pool_state(pair: str) -> sa.Select[tuple[object]]:
     return sa.select(pools_table.c.state).where(pools_table.c.pair == pair)
 
@@ -135,7 +140,7 @@ async def test_a_swap_lands_once_with_the_step_that_confirms_it(engine: AsyncEng
         # Two holders saw (submitted, 4): only the first may move the pools and write the ledger.
         swap = Swap(
             pair=pair,
-            pools_after={"v": after},
+            pools_after=_POOLS[after],
             synced_at=1,
             signature=f"sig-{order_id}",
             venue="raydium",
@@ -167,7 +172,7 @@ async def test_a_swap_lands_once_with_the_step_that_confirms_it(engine: AsyncEng
         await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
         await conn.commit()
     assert landed == Decimal("187.5")
-    assert state == {"v": "first"}
+    assert state == dump(_POOLS["first"])
     assert order is not None
     assert (order.status, order.last_seq, order.amount_out) == ("confirmed", 5, Decimal("187.5"))
 
@@ -181,7 +186,7 @@ async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine) -
         )
     swap = Swap(
         pair=pair,
-        pools_after={"v": "after"},
+        pools_after=_POOLS["after"],
         synced_at=1,
         signature=f"sig-{order_id}",
         venue="raydium",

@@ -26,6 +26,8 @@ pools_table = sa.Table(
     sa.Column("state", JSONB, nullable=False),
     sa.Column("synced_at", sa.BigInteger, nullable=False),
     sa.Column("origin", sa.BigInteger, nullable=False),
+    # Bumped by every write: a reader that holds this version's pools parsed need not parse them again.
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 
@@ -80,18 +82,19 @@ async def seed(conn: AsyncConnection, now: int | None = None) -> None:
 class PairState:
     """A pair's pools as read from Postgres, with when arbitrage last caught up and the market's origin."""
 
-    __slots__ = ("origin", "pools", "synced_at")
+    __slots__ = ("origin", "pools", "synced_at", "version")
 
-    def __init__(self, pools: PairPools, synced_at: int, origin: int) -> None:
+    def __init__(self, pools: PairPools, synced_at: int, origin: int, version: int = 0) -> None:
         self.pools = pools
         self.synced_at = synced_at
         self.origin = origin
+        self.version = version
 
 
 async def read_all(conn: AsyncConnection) -> dict[str, PairState]:
     """Every pair's pools."""
     rows = await conn.execute(sa.select(pools_table))
-    return {r.pair: PairState(load(r.state), r.synced_at, r.origin) for r in rows}
+    return {r.pair: PairState(load(r.state), r.synced_at, r.origin, r.version) for r in rows}
 
 
 async def read(conn: AsyncConnection, pair: str, *, lock: bool = False) -> PairState:
@@ -100,13 +103,4 @@ async def read(conn: AsyncConnection, pair: str, *, lock: bool = False) -> PairS
     if lock:
         query = query.with_for_update()
     row = (await conn.execute(query)).one()
-    return PairState(load(row.state), row.synced_at, row.origin)
-
-
-async def write(conn: AsyncConnection, pair: str, pools: PairPools, synced_at: int) -> None:
-    """Store the pair's pools after a swap (inside the swap's transaction)."""
-    await conn.execute(
-        sa.update(pools_table)
-        .where(pools_table.c.pair == pair)
-        .values(state=dump(pools), synced_at=synced_at)
-    )
+    return PairState(load(row.state), row.synced_at, row.origin, row.version)

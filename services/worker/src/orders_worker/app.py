@@ -18,6 +18,7 @@ from orders_shared.settings import WorkerSettings
 from orders_shared.topology import EVENTS_EXCHANGE, declare
 from orders_worker.consumer import Consumer
 from orders_worker.pipeline import Pipeline
+from orders_worker.repository import ParsedPools
 from orders_worker.router import Router
 from orders_worker.venues.simulated import VenueLatency
 
@@ -54,12 +55,13 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             async with engine.begin() as conn:
                 await pools.seed(conn)
             latency = venue_latency(settings)
-            router = Router(engine, settings, latency, metrics)
+            parsed = ParsedPools()
+            router = Router(engine, settings, latency, metrics, parsed)
             # Events are doorbells (Postgres holds the record): a channel without publisher confirms
             # spares every step a round trip to the broker.
             doorbells = await connection.channel(publisher_confirms=False)
             events = await doorbells.get_exchange(EVENTS_EXCHANGE, ensure=False)
-            pipeline = Pipeline(engine, router, latency, events, metrics, settings)
+            pipeline = Pipeline(engine, router, latency, events, metrics, settings, parsed)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)

@@ -72,6 +72,7 @@ class Pipeline:
     events: AbstractExchange
     metrics: Metrics
     settings: WorkerSettings
+    parsed: repository.ParsedPools
     # One-statement reads and steps run here; the swap (several statements) runs on ``engine``.
     single: AsyncEngine = field(init=False)
     _pair_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
@@ -175,7 +176,7 @@ class Pipeline:
         lock = self._pair_locks.setdefault(decision.side.pair, asyncio.Lock())
         async with lock, self.engine.begin() as conn:
             # The row lock orders this swap against every other swap on the pair, on any worker.
-            state = await repository.read_pools(conn, decision.side.pair, lock=True)
+            state = await repository.read_pools(conn, decision.side.pair, self.parsed, lock=True)
             swap = None
             if landed is not None:
                 amount_out: Decimal = landed
@@ -195,6 +196,9 @@ class Pipeline:
                 amount_out=amount_out,
                 executed_price=price,
             )
+        if event is not None and swap is not None:
+            # Written under the row lock, so the row is now exactly one version on from what was read.
+            self.parsed.put(swap.pair, state.version + 1, swap.pools_after)
         if event is not None:
             self.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
             self.metrics.order_duration.labels(outcome="confirmed").observe(
@@ -228,7 +232,7 @@ class Pipeline:
             )
         return repository.Swap(
             pair=decision.side.pair,
-            pools_after=pools.dump(after),
+            pools_after=after,
             synced_at=now,
             signature=signature,
             venue=decision.dex_chosen,

@@ -8,7 +8,7 @@ Core spent more CPU building these statements than Postgres spent running them).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,8 +19,9 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.pools import PairState, load
+from orders_shared.pools import PairState, dump, load
 from orders_shared.status import Status, ensure_legal
+from orders_venues import PairPools
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -30,7 +31,7 @@ class Swap:
     """A swap that lands with the step confirming it: the pair's pools after it, and its ledger entry."""
 
     pair: str
-    pools_after: dict[str, Any]
+    pools_after: PairPools
     synced_at: int
     signature: str
     venue: str
@@ -60,25 +61,56 @@ async def fetch_order(conn: AsyncConnection, order_id: uuid.UUID) -> Any | None:
         return await cur.fetchone()
 
 
-_POOLS = "SELECT state, synced_at, origin FROM pools WHERE pair = %(pair)s"
+@dataclass(slots=True)
+class ParsedPools:
+    """Each pair's pools as last parsed, by version: parsing is most of what reading the pools costs."""
+
+    by_pair: dict[str, tuple[int, PairPools]] = field(default_factory=dict)
+
+    def get(self, pair: str, version: int) -> PairPools | None:
+        """The pair's pools at ``version``, if parsed before."""
+        known = self.by_pair.get(pair)
+        return known[1] if known is not None and known[0] == version else None
+
+    def put(self, pair: str, version: int, pools: PairPools) -> None:
+        """Remember the pair's pools at ``version``."""
+        self.by_pair[pair] = (version, pools)
+
+
+# The state comes back only when it is not the version the caller has parsed already.
+_POOLS = """
+SELECT version, synced_at, origin, CASE WHEN version = %(known)s THEN NULL ELSE state END
+FROM pools WHERE pair = %(pair)s
+"""
 _POOLS_LOCKED = _POOLS + " FOR UPDATE"
 
 
-async def read_pools(conn: AsyncConnection, pair: str, *, lock: bool = False) -> PairState:
+async def read_pools(
+    conn: AsyncConnection, pair: str, parsed: ParsedPools, *, lock: bool = False
+) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends."""
+    known = parsed.by_pair.get(pair)
     pg = await driver(conn)
-    cur = await pg.execute(_POOLS_LOCKED if lock else _POOLS, {"pair": pair}, prepare=True)
+    cur = await pg.execute(
+        _POOLS_LOCKED if lock else _POOLS,
+        {"pair": pair, "known": known[0] if known else -1},
+        prepare=True,
+    )
     row = await cur.fetchone()
     if row is None:
         raise LookupError(f"no pools for {pair}")
-    state, synced_at, origin = row
-    return PairState(load(state), synced_at, origin)
+    version, synced_at, origin, state = row
+    pools = parsed.get(pair, version)
+    if pools is None:
+        pools = load(state)
+        parsed.put(pair, version, pools)
+    return PairState(pools, synced_at, origin, version)
 
 
 # A swap lands only if the order moved: both CTEs are conditional on `moved` having a row.
 _LANDING = """,
 pooled AS (
-    UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s
+    UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s, version = version + 1
     WHERE pair = %(pair)s AND EXISTS (SELECT FROM moved)
 ), ledger AS (
     INSERT INTO executions (order_id, signature, venue, amount_in, amount_out, slot)
@@ -147,7 +179,7 @@ async def advance(
     if swap is not None:
         params.update(
             pair=swap.pair,
-            pools_after=Jsonb(swap.pools_after),
+            pools_after=Jsonb(dump(swap.pools_after)),
             synced_at=swap.synced_at,
             signature=swap.signature,
             venue=swap.venue,

@@ -18,7 +18,7 @@ from orders_shared.settings import WorkerSettings
 from orders_shared.tokens import Token
 from orders_venues import VENUES, orient
 from orders_venues import NoRoute as NoVenueRoute
-from orders_worker.repository import read_pools
+from orders_worker.repository import ParsedPools, read_pools
 from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
@@ -32,6 +32,7 @@ class Router:
     settings: WorkerSettings
     latency: VenueLatency
     metrics: Metrics
+    parsed: ParsedPools
     single: AsyncEngine = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +67,7 @@ class Router:
         except NoVenueRoute as exc:
             raise NoRoute(str(exc)) from None
         async with self.single.connect() as conn:
-            state = await read_pools(conn, side.pair)
+            state = await read_pools(conn, side.pair, self.parsed)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
         try:
