@@ -16,7 +16,7 @@ from orders_notifier.hub import Hub
 from orders_notifier.subscriber import subscribe
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import create_engine
+from orders_shared.db import autocommit, create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import NotifierSettings, ticket_secret
@@ -61,7 +61,8 @@ def create_app(
             try:
                 state = {
                     "hub": hub,
-                    "engine": engine,
+                    # Every read of a session is one statement: no BEGIN and ROLLBACK around it.
+                    "engine": autocommit(engine),
                     "metrics": metrics,
                     "send_queue": settings.ws_send_queue,
                 }

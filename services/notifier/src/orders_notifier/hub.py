@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocket, WebSocketState
 
 from orders_notifier import protocol
+from orders_notifier.snapshots import read_events, read_snapshot
 from orders_shared.contracts import OrderEvent
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import TERMINAL, Status
 
 log = get_logger()
@@ -115,17 +115,17 @@ class Session:
     async def _start(self, follow: Follow) -> None:
         async with self.engine.connect() as conn:
             # Another client's order is, for this one, an order that does not exist.
-            order = await fetch_order(conn, follow.order_id, self.client)
-            events = await fetch_events(conn, follow.order_id, follow.after_seq) if order else []
-        if order is None:
+            snapshot = await read_snapshot(conn, follow.order_id, self.client, follow.after_seq)
+        if snapshot is None:
             self.unfollow(follow.order_id)
             await self.ws.send_json(protocol.error("order not found", str(follow.order_id)))
             if self.single:
                 await self.close(protocol.POLICY_VIOLATION, "order not found")
             return
+        status, last_seq, events = snapshot
         self.sent[follow.order_id] = follow.after_seq
         await self._send(events)
-        if self.single and Status(order.status) in TERMINAL and order.last_seq <= self.sent[follow.order_id]:
+        if self.single and Status(status) in TERMINAL and last_seq <= self.sent[follow.order_id]:
             await self._finish(follow.order_id)
 
     async def _resync(self) -> None:
@@ -134,7 +134,7 @@ class Session:
         async with self.engine.connect() as conn:
             for order_id, last in tuple(self.sent.items()):
                 if order_id in self.following:
-                    await self._send(await fetch_events(conn, order_id, last))
+                    await self._send(await read_events(conn, order_id, last))
 
     async def _live(self, event: OrderEvent) -> None:
         last = self.sent.get(event.order_id)
@@ -142,7 +142,7 @@ class Session:
             return
         if event.seq > last + 1:
             async with self.engine.connect() as conn:
-                await self._send(await fetch_events(conn, event.order_id, last))
+                await self._send(await read_events(conn, event.order_id, last))
         else:
             await self._send([event])
 

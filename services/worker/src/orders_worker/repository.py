@@ -1,8 +1,7 @@
 """SQL of the worker: compare-and-set transitions with their events, and the swap ledger. Never commits.
 
-Every order runs these statements several times, so they are SQL text sent on psycopg's connection under
-the SQLAlchemy one: psycopg prepares them after a few uses, and nothing is compiled per call (SQLAlchemy
-Core spent more CPU building these statements than Postgres spent running them).
+Every order runs these statements several times, so they are SQL text on psycopg's connection (see
+`orders_shared.db.driver`): prepared after a few uses, compiled never.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection as Driver
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import driver
 from orders_shared.pools import PairState, dump, load
 from orders_shared.status import Status, ensure_legal
 from orders_venues import PairPools
@@ -38,13 +37,6 @@ class Swap:
     amount_in: Decimal
     amount_out: Decimal
     slot: int
-
-
-async def driver(conn: AsyncConnection) -> Driver[Any]:
-    """psycopg's connection under ``conn``, inside the same transaction (if any)."""
-    raw = await conn.get_raw_connection()
-    pg: Driver[Any] = raw.driver_connection  # type: ignore[assignment]  # typed as Any by SQLAlchemy
-    return pg
 
 
 _ORDER = """
