@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from orders_api import routes
-from orders_api.deps import Guard
+from orders_api.deps import Guard, document_api_keys
 from orders_api.ingest import OrderWriter
 from orders_api.limits import BodySizeLimit
 from orders_api.outbox import OutboxRelay
@@ -103,6 +103,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     )
     app.include_router(routes.router)
     app.include_router(routes.quote_router)
+    document_api_keys(app)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
 
     @app.get("/", include_in_schema=False)

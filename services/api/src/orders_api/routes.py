@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from orders_api.deps import GuardDep, OrderServiceDep, ReaderDep, SubmitterDep
+from orders_api.deps import ReaderDep, SubmitterDep
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView, WsTicket
 from orders_shared.status import Status
 
@@ -59,8 +59,7 @@ router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED)
 )
 async def execute_order(
     body: OrderRequest,
-    orders: OrderServiceDep,
-    client: SubmitterDep,
+    caller: SubmitterDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -72,7 +71,9 @@ async def execute_order(
     ] = None,
 ) -> Accepted:
     """Accept the order once it is stored; follow it on `/api/orders/ws?orderId=…`."""
-    accepted, created = await orders.submit(body, client=client, idempotency_key=idempotency_key)
+    accepted, created = await caller.orders.submit(
+        body, client=caller.client, idempotency_key=idempotency_key
+    )
     if not created:
         response.status_code = 200
     return accepted
@@ -83,21 +84,21 @@ async def execute_order(
     response_model=WsTicket,
     summary="A short-lived ticket for the WebSocket",
 )
-async def ws_ticket(guard: GuardDep, client: ReaderDep) -> WsTicket:
+async def ws_ticket(caller: ReaderDep) -> WsTicket:
     """Browsers cannot set headers on a WebSocket: put this in its URL as `ticket=…` instead of a key."""
-    return WsTicket(ticket=guard.tickets.issue(client), expires_in=guard.tickets.ttl_s)
+    tickets = caller.guard.tickets
+    return WsTicket(ticket=tickets.issue(caller.client), expires_in=tickets.ttl_s)
 
 
 @router.get("/{order_id}", response_model=OrderDetail, responses={404: _PROBLEM}, summary="One order")
-async def get_order(order_id: uuid.UUID, orders: OrderServiceDep, client: ReaderDep) -> OrderDetail:
+async def get_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
     """The order with every event so far."""
-    return await orders.get(order_id, client=client)
+    return await caller.orders.get(order_id, client=caller.client)
 
 
 @router.get("", response_model=OrderPage, responses={422: _PROBLEM}, summary="List orders, newest first")
 async def list_orders(
-    orders: OrderServiceDep,
-    client: ReaderDep,
+    caller: ReaderDep,
     status: Annotated[Status | None, Query(description="Only orders in this status.")] = None,
     cursor: Annotated[
         str | None, Query(description="`nextCursor` of the previous page.", max_length=200)
@@ -105,7 +106,7 @@ async def list_orders(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> OrderPage:
     """The caller's orders, newest first, a page at a time."""
-    return await orders.list(client=client, status=status, cursor=cursor, limit=limit)
+    return await caller.orders.list(client=caller.client, status=status, cursor=cursor, limit=limit)
 
 
 quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED)
@@ -115,8 +116,7 @@ quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED)
     "/quote", response_model=QuoteView, responses={422: _PROBLEM}, summary="Quote without ordering"
 )
 async def quote(
-    orders: OrderServiceDep,
-    _client: ReaderDep,
+    caller: ReaderDep,
     token_in: Annotated[str, Query(alias="tokenIn", max_length=64, description="Symbol or mint sold.")],
     token_out: Annotated[str, Query(alias="tokenOut", max_length=64, description="Symbol or mint bought.")],
     amount_in: Annotated[str, Query(alias="amountIn", max_length=64, description="Amount of tokenIn.")],
@@ -129,4 +129,4 @@ async def quote(
         )
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
-    return await orders.quote(request)
+    return await caller.orders.quote(request)
