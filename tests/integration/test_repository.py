@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import insert_order, list_orders
+from orders_shared.contracts import OrderEvent
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
 from orders_shared.pools import dump, pools_table
 from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
 from orders_venues.pools import default_pools
-from orders_worker.repository import Swap, advance, find_execution
+from orders_worker.repository import Confirmation, Ledger, advance, confirm, find_execution, lock_orders
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -125,52 +128,57 @@ def _pool_state(pair: str) -> sa.Select[tuple[object]]:
     return sa.select(pools_table.c.state).where(pools_table.c.pair == pair)
 
 
-async def test_a_swap_lands_once_with_the_step_that_confirms_it(engine: AsyncEngine) -> None:
+async def _submitted_order(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
+    """An order at (submitted, 4), and a pair of pools of its own."""
     order_id = await _new_order(engine)
     pair = f"TEST-{order_id.hex[:8]}"
     async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(pools_table).values(pair=pair, state={"v": "before"}, synced_at=0, origin=0)
-        )
-        for seq, status in enumerate((Status.ROUTING, Status.BUILDING, Status.SUBMITTED), start=1):
-            previous = Status.PENDING if seq == 1 else (Status.ROUTING, Status.BUILDING)[seq - 2]
-            assert await advance(conn, order_id, expected=previous, expected_seq=seq, new=status, detail={})
+        await conn.execute(sa.insert(pools_table).values(pair=pair, state={}, synced_at=0, origin=0))
+        path = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
+        for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
+            assert await advance(conn, order_id, expected=expected, expected_seq=seq, new=new, detail={})
+    return order_id, pair
 
-    async def land(amount_out: Decimal, after: str) -> bool:
-        # Two holders saw (submitted, 4): only the first may move the pools and write the ledger.
-        swap = Swap(
-            pair=pair,
-            pools_after=_POOLS[after],
-            synced_at=1,
-            signature=f"sig-{order_id}",
-            venue="raydium",
-            amount_in=Decimal("1.25"),
-            amount_out=amount_out,
-            slot=1,
-        )
-        async with engine.begin() as conn:
-            event = await advance(
-                conn,
-                order_id,
-                expected=Status.SUBMITTED,
-                expected_seq=4,
-                new=Status.CONFIRMED,
-                detail={"amountOut": amount_out},
-                swap=swap,
-                amount_out=amount_out,
-            )
-        return event is not None
 
-    assert await land(Decimal("187.5"), "first")
-    assert not await land(Decimal("999"), "second")
+async def _land(
+    engine: AsyncEngine, order_id: uuid.UUID, pair: str, expected_seq: int, amount_out: str, pools: str
+) -> tuple[dict[uuid.UUID, tuple[str, int]], dict[uuid.UUID, OrderEvent]]:
+    confirmation = Confirmation(
+        order_id=order_id,
+        expected_seq=expected_seq,
+        signature=f"sig-{order_id}",
+        amount_out=Decimal(amount_out),
+        executed_price=Decimal(amount_out) / Decimal("1.25"),
+        ledger=Ledger("raydium", Decimal("1.25"), slot=1),
+    )
+    async with engine.begin() as conn:
+        held = await lock_orders(conn, [order_id])
+        events = await confirm(conn, [confirmation], pair=pair, pools_after=_POOLS[pools], synced_at=1)
+    return held, events
+
+
+async def _landed(engine: AsyncEngine, order_id: uuid.UUID, pair: str) -> tuple[Any, Any, Any]:
     async with engine.connect() as conn:
         landed = await find_execution(conn, order_id)
-        state = (
-            await conn.execute(sa.select(pools_table.c.state).where(pools_table.c.pair == pair))
-        ).scalar()
+        state = (await conn.execute(_pool_state(pair))).scalar()
         order = await fetch_order(conn, order_id)
         await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
         await conn.commit()
+    return landed, state, order
+
+
+async def test_a_swap_lands_once_with_the_confirmation(engine: AsyncEngine) -> None:
+    order_id, pair = await _submitted_order(engine)
+    held, first = await _land(engine, order_id, pair, 4, "187.5", "first")
+    # A second holder that also saw (submitted, 4) must not move the pools or write the ledger.
+    held_later, second = await _land(engine, order_id, pair, 4, "999", "second")
+    landed, state, order = await _landed(engine, order_id, pair)
+    assert held == {order_id: ("submitted", 4)}
+    assert held_later == {order_id: ("confirmed", 5)}
+    assert [(e.seq, e.status, e.amount_out, e.tx_hash) for e in first.values()] == [
+        (5, Status.CONFIRMED, Decimal("187.5"), f"sig-{order_id}")
+    ]
+    assert second == {}
     assert landed == Decimal("187.5")
     assert state == dump(_POOLS["first"])
     assert order is not None
@@ -178,43 +186,15 @@ async def test_a_swap_lands_once_with_the_step_that_confirms_it(engine: AsyncEng
 
 
 async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine) -> None:
-    order_id = await _new_order(engine)
-    pair = f"TEST-{order_id.hex[:8]}"
-    async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(pools_table).values(pair=pair, state={"v": "before"}, synced_at=0, origin=0)
-        )
-    swap = Swap(
-        pair=pair,
-        pools_after=_POOLS["after"],
-        synced_at=1,
-        signature=f"sig-{order_id}",
-        venue="raydium",
-        amount_in=Decimal("1.25"),
-        amount_out=Decimal("1"),
-        slot=1,
-    )
-    async with engine.begin() as conn:
-        # The order is pending, not submitted: the compare-and-set fails, so the swap must not land.
-        event = await advance(
-            conn,
-            order_id,
-            expected=Status.SUBMITTED,
-            expected_seq=1,
-            new=Status.CONFIRMED,
-            detail={},
-            swap=swap,
-        )
-    async with engine.connect() as conn:
-        landed = await find_execution(conn, order_id)
-        state = (
-            await conn.execute(sa.select(pools_table.c.state).where(pools_table.c.pair == pair))
-        ).scalar()
-        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
-        await conn.commit()
-    assert event is None
+    order_id, pair = await _submitted_order(engine)
+    # The holder saw seq 3: the order has moved on since, so its swap must not land.
+    _, events = await _land(engine, order_id, pair, 3, "1", "after")
+    landed, state, order = await _landed(engine, order_id, pair)
+    assert events == {}
     assert landed is None
-    assert state == {"v": "before"}
+    assert state == {}
+    assert order is not None
+    assert (order.status, order.last_seq) == ("submitted", 4)
 
 
 async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: AsyncEngine) -> None:

@@ -9,25 +9,23 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
 from typing import Any
 
 from aio_pika.abc import AbstractExchange
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared import pools, routing
+from orders_shared import routing
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import autocommit
-from orders_shared.errors import NoRoute, SlippageExceeded
+from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
-from orders_shared.tokens import Token, find_token, plain
-from orders_venues import CannotFill
-from orders_venues.exchange import execute
+from orders_shared.tokens import Token, find_token
 from orders_worker import chain, repository
+from orders_worker.landing import Lander, Landing
 from orders_worker.router import Router
 from orders_worker.venues.simulated import VenueLatency
 
@@ -45,13 +43,6 @@ def swap_instructions(token_in: Token, token_out: Token, venues: list[str]) -> l
     if token_in.native or token_out.native:
         steps.append("closeAccount(wSOL)")
     return steps
-
-
-def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
-    """Units of tokenOut received per unit of tokenIn, to 18 significant digits."""
-    with localcontext() as ctx:
-        ctx.prec = 18
-        return plain(amount_out / amount_in)
 
 
 @dataclass(slots=True)
@@ -75,10 +66,11 @@ class Pipeline:
     parsed: repository.ParsedPools
     # One-statement reads and steps run here; the swap (several statements) runs on ``engine``.
     single: AsyncEngine = field(init=False)
-    _pair_locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+    lander: Lander = field(init=False)
 
     def __post_init__(self) -> None:
         self.single = autocommit(self.engine)
+        self.lander = Lander(self.engine, self.parsed, self.settings)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
@@ -171,75 +163,32 @@ class Pipeline:
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
             await asyncio.gather(*(self.latency.send(leg.venue) for leg in decision.legs))
-        # Swaps on a pair are serial (the pools row lock); this process's swaps queue here rather than
-        # each holding a database connection while it waits for that lock.
-        lock = self._pair_locks.setdefault(decision.side.pair, asyncio.Lock())
-        async with lock, self.engine.begin() as conn:
-            # The row lock orders this swap against every other swap on the pair, on any worker.
-            state = await repository.read_pools(conn, decision.side.pair, self.parsed, lock=True)
-            swap = None
-            if landed is not None:
-                amount_out: Decimal = landed
-            else:
-                swap = self._swap(order, decision, state, token_in, token_out, signature)
-                amount_out = swap.amount_out
-            price = executed_price(order.amount_in, amount_out)
-            # The swap lands only if this worker still holds the order: pools, ledger and `confirmed`
-            # are one statement. Losing the compare-and-set means another holder lands it (once).
-            event = await self._advance(
-                conn,
-                order.id,
-                held,
-                Status.CONFIRMED,
-                {"txHash": signature, "executedPrice": price, "amountOut": amount_out},
-                swap=swap,
-                amount_out=amount_out,
-                executed_price=price,
+        event = await self.lander.land(
+            Landing(
+                order_id=order.id,
+                held_seq=held.seq,
+                amount_in=order.amount_in,
+                slippage_bps=order.slippage_bps,
+                decision=decision,
+                token_in=token_in,
+                token_out=token_out,
+                signature=signature,
+                landed=landed,
             )
-        if event is not None and swap is not None:
-            # Written under the row lock, so the row is now exactly one version on from what was read.
-            self.parsed.put(swap.pair, state.version + 1, swap.pools_after)
-        if event is not None:
-            self.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
-            self.metrics.order_duration.labels(outcome="confirmed").observe(
-                (event.at - order.created_at).total_seconds()
-            )
-            log.info("order_confirmed", amount_out=str(amount_out), executed_price=str(price))
-            await self._announce(event)
-
-    def _swap(
-        self,
-        order: Any,
-        decision: routing.Decision,
-        state: pools.PairState,
-        token_in: Token,
-        token_out: Token,
-        signature: str,
-    ) -> repository.Swap:
-        """The route executed on the pools as they are now; SlippageExceeded if it pays too little."""
-        now = int(time.time())
-        current = routing.settled(state, self.settings, now)
-        try:
-            units, after = execute(current, decision.units(token_in), decision.side.sell_base, now)
-        except CannotFill as exc:
-            # The pools moved since the quote and can no longer take a leg: the route's price is gone.
-            raise SlippageExceeded(f"the pools can no longer fill the route quoted: {exc}") from None
-        amount_out = token_out.from_base_units(units)
-        if amount_out < decision.min_amount_out:
-            raise SlippageExceeded(
-                f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
-                f"{decision.min_amount_out} {token_out.symbol} ({order.slippage_bps} bps slippage)"
-            )
-        return repository.Swap(
-            pair=decision.side.pair,
-            pools_after=after,
-            synced_at=now,
-            signature=signature,
-            venue=decision.dex_chosen,
-            amount_in=order.amount_in,
-            amount_out=amount_out,
-            slot=chain.current_slot(),
         )
+        if event is None:
+            log.info("order_taken_by_another_worker", wanted=Status.CONFIRMED.value)
+            return
+        held.status, held.seq = Status.CONFIRMED, event.seq
+        self.metrics.transitions.labels(status=Status.CONFIRMED.value).inc()
+        self.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
+        self.metrics.order_duration.labels(outcome="confirmed").observe(
+            (event.at - order.created_at).total_seconds()
+        )
+        log.info(
+            "order_confirmed", amount_out=str(event.amount_out), executed_price=str(event.executed_price)
+        )
+        await self._announce(event)
 
     async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""

@@ -26,17 +26,25 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
-class Swap:
-    """A swap that lands with the step confirming it: the pair's pools after it, and its ledger entry."""
+class Ledger:
+    """What the ledger keeps of a swap besides its order, signature and output."""
 
-    pair: str
-    pools_after: PairPools
-    synced_at: int
-    signature: str
     venue: str
     amount_in: Decimal
-    amount_out: Decimal
     slot: int
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """An order to confirm from (submitted, ``expected_seq``), with its swap's ledger entry (None when an
+    earlier holder's swap already landed and is only being confirmed)."""
+
+    order_id: uuid.UUID
+    expected_seq: int
+    signature: str
+    amount_out: Decimal
+    executed_price: Decimal
+    ledger: Ledger | None
 
 
 _ORDER = """
@@ -99,19 +107,7 @@ async def read_pools(
     return PairState(pools, synced_at, origin, version)
 
 
-# A swap lands only if the order moved: both CTEs are conditional on `moved` having a row.
-_LANDING = """,
-pooled AS (
-    UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s, version = version + 1
-    WHERE pair = %(pair)s AND EXISTS (SELECT FROM moved)
-), ledger AS (
-    INSERT INTO executions (order_id, signature, venue, amount_in, amount_out, slot)
-    SELECT %(id)s, %(signature)s, %(venue)s, %(swap_in)s, %(swap_out)s, %(slot)s FROM moved
-    ON CONFLICT (order_id) DO NOTHING
-)"""
-
-
-def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool, swap: bool) -> str:
+def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool) -> str:
     sets = "".join(f", {name} = %({name})s" for name in columns)
     if raise_attempt:
         sets += ", attempt = GREATEST(attempt, %(raise_attempt)s)"
@@ -126,7 +122,7 @@ WITH moved AS (
     INSERT INTO order_events (order_id, seq, status, detail, created_at)
     SELECT %(id)s, last_seq, %(new)s, %(detail)s || jsonb_build_object('attempt', attempt), updated_at
     FROM moved
-){_LANDING if swap else ""}
+)
 SELECT last_seq, updated_at, attempt FROM moved
 """
 
@@ -139,16 +135,14 @@ async def advance(
     expected_seq: int,
     new: Status,
     detail: dict[str, Any],
-    swap: Swap | None = None,
     raise_attempt: int | None = None,
     **columns: Any,
 ) -> OrderEvent | None:
     """Move the order from (``expected``, ``expected_seq``) to ``new`` and append the event.
 
     One statement, so one round trip, and atomic even in autocommit: the status moves with its event.
-    ``columns`` are set on the order; ``raise_attempt`` raises its attempt to at least that. With
-    ``swap``, the pools and the ledger are written in the same statement, only if the order moved.
-    None when the order is no longer where the caller saw it (another worker holds it): nothing written.
+    ``columns`` are set on the order; ``raise_attempt`` raises its attempt to at least that. None when
+    the order is no longer where the caller saw it (another worker holds it): nothing written.
     """
     ensure_legal(expected, new)
     # Validated first (the seq, time and attempt are the database's, filled in below), so the detail
@@ -168,18 +162,7 @@ async def advance(
     params.update(
         (name, Jsonb(value) if isinstance(value, dict) else value) for name, value in columns.items()
     )
-    if swap is not None:
-        params.update(
-            pair=swap.pair,
-            pools_after=Jsonb(dump(swap.pools_after)),
-            synced_at=swap.synced_at,
-            signature=swap.signature,
-            venue=swap.venue,
-            swap_in=swap.amount_in,
-            swap_out=swap.amount_out,
-            slot=swap.slot,
-        )
-    sql = _advance_sql(names, raise_attempt=raise_attempt is not None, swap=swap is not None)
+    sql = _advance_sql(names, raise_attempt=raise_attempt is not None)
     pg = await driver(conn)
     cur = await pg.execute(sql, params, prepare=True)
     row = await cur.fetchone()
@@ -198,3 +181,108 @@ async def find_execution(conn: AsyncConnection, order_id: uuid.UUID) -> Decimal 
     cur = await pg.execute(_EXECUTION, {"id": order_id}, prepare=True)
     row = await cur.fetchone()
     return None if row is None else Decimal(row[0])
+
+
+_LOCK_ORDERS = """
+SELECT id, status, last_seq FROM orders WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE
+"""
+
+
+async def lock_orders(conn: AsyncConnection, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, int]]:
+    """Lock the orders' rows until the transaction ends; each one's (status, last_seq) as locked."""
+    pg = await driver(conn)
+    cur = await pg.execute(_LOCK_ORDERS, {"ids": order_ids}, prepare=True)
+    return {order_id: (status, last_seq) for order_id, status, last_seq in await cur.fetchall()}
+
+
+# Each order moves from (submitted, expected seq) to confirmed with its event; the ledger entries and the
+# pools are written only for the orders that moved.
+_CONFIRM = """
+WITH input AS (
+    SELECT * FROM unnest(
+        %(ids)s::uuid[], %(seqs)s::int[], %(amounts)s::numeric[], %(prices)s::numeric[], %(details)s::jsonb[]
+    ) AS i(id, expected_seq, amount_out, executed_price, detail)
+), moved AS (
+    UPDATE orders o
+    SET status = 'confirmed', last_seq = o.last_seq + 1, updated_at = clock_timestamp(),
+        amount_out = i.amount_out, executed_price = i.executed_price
+    FROM input i
+    WHERE o.id = i.id AND o.status = 'submitted' AND o.last_seq = i.expected_seq
+    RETURNING o.id, o.last_seq, o.updated_at, o.attempt, i.detail
+), appended AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT id, last_seq, 'confirmed', detail || jsonb_build_object('attempt', attempt), updated_at
+    FROM moved
+), ledger AS (
+    INSERT INTO executions (order_id, signature, venue, amount_in, amount_out, slot)
+    SELECT l.* FROM unnest(
+        %(l_ids)s::uuid[], %(l_signatures)s::text[], %(l_venues)s::text[], %(l_in)s::numeric[],
+        %(l_out)s::numeric[], %(l_slots)s::bigint[]
+    ) AS l(order_id, signature, venue, amount_in, amount_out, slot)
+    WHERE l.order_id IN (SELECT id FROM moved)
+    ON CONFLICT (order_id) DO NOTHING
+){pooled}
+SELECT id, last_seq, updated_at, attempt FROM moved
+"""
+_POOLED = """, pooled AS (
+    UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s, version = version + 1
+    WHERE pair = %(pair)s AND EXISTS (SELECT FROM moved)
+)"""
+_CONFIRM_ONLY = _CONFIRM.format(pooled="")
+_CONFIRM_AND_SWAP = _CONFIRM.format(pooled=_POOLED)
+
+
+async def confirm(
+    conn: AsyncConnection,
+    confirmations: list[Confirmation],
+    *,
+    pair: str,
+    pools_after: PairPools | None,
+    synced_at: int,
+) -> dict[uuid.UUID, OrderEvent]:
+    """Confirm the orders in one statement: their events, the swaps' ledger entries and the pair's pools
+    after them (``pools_after``, None when no swap is new). Returns the `confirmed` event of each order
+    that moved; one that did not (another worker holds it) gets nothing written.
+    """
+    ensure_legal(Status.SUBMITTED, Status.CONFIRMED)
+    drafts: dict[uuid.UUID, OrderEvent] = {}
+    details = []
+    for c in confirmations:
+        draft = OrderEvent.model_validate(
+            {
+                "orderId": c.order_id,
+                "seq": 1,
+                "status": Status.CONFIRMED,
+                "at": _EPOCH,
+                "txHash": c.signature,
+                "executedPrice": c.executed_price,
+                "amountOut": c.amount_out,
+            }
+        )
+        drafts[c.order_id] = draft
+        stored = draft.detail()
+        stored.pop("attempt", None)
+        details.append(Jsonb(stored))
+    swaps = [(c, c.ledger) for c in confirmations if c.ledger is not None]
+    params: dict[str, Any] = {
+        "ids": [c.order_id for c in confirmations],
+        "seqs": [c.expected_seq for c in confirmations],
+        "amounts": [c.amount_out for c in confirmations],
+        "prices": [c.executed_price for c in confirmations],
+        "details": details,
+        "l_ids": [c.order_id for c, _ in swaps],
+        "l_signatures": [c.signature for c, _ in swaps],
+        "l_venues": [ledger.venue for _, ledger in swaps],
+        "l_in": [ledger.amount_in for _, ledger in swaps],
+        "l_out": [c.amount_out for c, _ in swaps],
+        "l_slots": [ledger.slot for _, ledger in swaps],
+    }
+    if pools_after is not None:
+        params.update(pair=pair, pools_after=Jsonb(dump(pools_after)), synced_at=synced_at)
+    pg = await driver(conn)
+    sql = _CONFIRM_AND_SWAP if pools_after is not None else _CONFIRM_ONLY
+    cur = await pg.execute(sql, params, prepare=True)
+    return {
+        order_id: drafts[order_id].model_copy(update={"seq": seq, "at": at, "attempt": attempt})
+        for order_id, seq, at, attempt in await cur.fetchall()
+    }

@@ -1,0 +1,115 @@
+"""Swaps queued on a pair land together, each exactly once, on the pools as the swap before left them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api.repository import insert_order
+from orders_shared import routing
+from orders_shared.contracts import OrderEvent
+from orders_shared.errors import SlippageExceeded
+from orders_shared.models import executions_table
+from orders_shared.pools import dump, pools_table
+from orders_shared.settings import WorkerSettings
+from orders_shared.status import Status
+from orders_shared.tokens import Token, find_token
+from orders_venues import Side
+from orders_venues.pools import default_pools
+from orders_worker.landing import Lander, Landing
+from orders_worker.repository import ParsedPools, advance
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _token(symbol: str) -> Token:
+    token = find_token(symbol)
+    assert token is not None
+    return token
+
+
+SOL, USDC = _token("SOL"), _token("USDC")
+AMOUNT = Decimal("1.5")
+
+
+async def _submitted(engine: AsyncEngine) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    path = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
+    async with engine.begin() as conn:
+        await insert_order(
+            conn,
+            order_id=order_id,
+            client="landing-tests",
+            token_in="SOL",
+            token_out="USDC",
+            amount_in=AMOUNT,
+            slippage_bps=50,
+        )
+        for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
+            assert await advance(conn, order_id, expected=expected, expected_seq=seq, new=new, detail={})
+    return order_id
+
+
+def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:
+    return Landing(
+        order_id=order_id,
+        held_seq=4,
+        amount_in=AMOUNT,
+        slippage_bps=50,
+        decision=decision,
+        token_in=SOL,
+        token_out=USDC,
+        signature=f"sig-{order_id}",
+        landed=None,
+    )
+
+
+async def test_queued_swaps_land_together_each_once(
+    engine: AsyncEngine, database_url: str, amqp_url: str
+) -> None:
+    now = int(time.time())
+    pair = f"TEST-{uuid.uuid4().hex[:8]}"
+    pools = default_pools(now=now)["SOL/USDC"]
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(pools_table).values(pair=pair, state=dump(pools), synced_at=now, origin=now)
+        )
+    orders = [await _submitted(engine) for _ in range(20)]
+    decision = routing.decide(pools, Side(pair, sell_base=True), SOL, USDC, AMOUNT, 50, now)
+    # The last order asks for more than any swap can pay: it fails alone, the others still land.
+    greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
+    decisions = [decision] * 19 + [greedy]
+    lander = Lander(engine, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+    outcomes = await asyncio.gather(
+        *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
+        return_exceptions=True,
+    )
+    # The same swap again (a second holder): the order is confirmed now, so nothing lands twice.
+    again = await lander.land(_landing(orders[0], decision))
+
+    async with engine.connect() as conn:
+        version = (
+            await conn.execute(sa.select(pools_table.c.version).where(pools_table.c.pair == pair))
+        ).scalar()
+        ledger = await conn.execute(
+            sa.select(executions_table.c.order_id).where(executions_table.c.order_id.in_(orders))
+        )
+        landed = set(ledger.scalars())
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
+        await conn.commit()
+
+    events = [e for e in outcomes[:19] if isinstance(e, OrderEvent)]
+    assert [(e.seq, e.status) for e in events] == [(5, Status.CONFIRMED)] * 19
+    assert isinstance(outcomes[19], SlippageExceeded)
+    assert again is None
+    assert landed == set(orders[:19])
+    # The first task found the pair free and landed alone; the other 19 queued behind it and landed as one.
+    assert version == 2
