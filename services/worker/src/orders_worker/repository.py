@@ -36,8 +36,10 @@ class Ledger:
 
 @dataclass(frozen=True, slots=True)
 class Confirmation:
-    """An order to confirm from (submitted, ``expected_seq``), with its swap's ledger entry (None when an
-    earlier holder's swap already landed and is only being confirmed)."""
+    """An order to confirm from (submitted, ``expected_seq``), with the ledger entry of its swap.
+
+    ``ledger`` is None when an earlier holder's swap already landed: the order is only confirmed.
+    """
 
     order_id: uuid.UUID
     expected_seq: int
