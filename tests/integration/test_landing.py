@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_api.repository import insert_order
 from orders_shared import routing
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import create_pool, driver
 from orders_shared.errors import SlippageExceeded
 from orders_shared.models import executions_table
 from orders_shared.pools import dump, pools_table
@@ -54,7 +55,9 @@ async def _submitted(engine: AsyncEngine) -> uuid.UUID:
             slippage_bps=50,
         )
         for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
-            assert await advance(conn, order_id, expected=expected, expected_seq=seq, new=new, detail={})
+            assert await advance(
+                await driver(conn), order_id, expected=expected, expected_seq=seq, new=new, detail={}
+            )
     return order_id
 
 
@@ -87,13 +90,15 @@ async def test_queued_swaps_land_together_each_once(
     # The last order asks for more than any swap can pay: it fails alone, the others still land.
     greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
     decisions = [decision] * 19 + [greedy]
-    lander = Lander(engine, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
-    outcomes = await asyncio.gather(
-        *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
-        return_exceptions=True,
-    )
-    # The same swap again (a second holder): the order is confirmed now, so nothing lands twice.
-    again = await lander.land(_landing(orders[0], decision))
+    settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url)
+    async with create_pool(database_url, size=2, application_name="landing-tests") as pool:
+        lander = Lander(pool, ParsedPools(), settings)
+        outcomes = await asyncio.gather(
+            *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
+            return_exceptions=True,
+        )
+        # The same swap again (a second holder): the order is confirmed now, so nothing lands twice.
+        again = await lander.land(_landing(orders[0], decision))
 
     async with engine.connect() as conn:
         version = (

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import insert_order, list_orders
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import driver
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
 from orders_shared.pools import dump, pools_table
@@ -54,7 +55,13 @@ async def test_advance_appends_the_next_seq_in_the_same_transaction(engine: Asyn
     order_id = await _new_order(engine)
     async with engine.begin() as conn:
         event = await advance(
-            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}, attempt=1
+            await driver(conn),
+            order_id,
+            expected=Status.PENDING,
+            expected_seq=1,
+            new=Status.ROUTING,
+            detail={},
+            attempt=1,
         )
     assert event is not None
     assert (event.seq, event.status, event.attempt) == (2, Status.ROUTING, 1)
@@ -66,12 +73,22 @@ async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine) ->
     order_id = await _new_order(engine)
     async with engine.begin() as conn:
         first = await advance(
-            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+            await driver(conn),
+            order_id,
+            expected=Status.PENDING,
+            expected_seq=1,
+            new=Status.ROUTING,
+            detail={},
         )
     async with engine.begin() as conn:
         # Another worker saw (pending, 1) too; it must lose.
         second = await advance(
-            conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+            await driver(conn),
+            order_id,
+            expected=Status.PENDING,
+            expected_seq=1,
+            new=Status.ROUTING,
+            detail={},
         )
     assert first is not None
     assert second is None
@@ -88,7 +105,12 @@ async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine) -> 
     async def advance_then_crash() -> None:
         async with engine.begin() as conn:
             await advance(
-                conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}
+                await driver(conn),
+                order_id,
+                expected=Status.PENDING,
+                expected_seq=1,
+                new=Status.ROUTING,
+                detail={},
             )
             raise Boom
 
@@ -107,7 +129,12 @@ async def test_illegal_transition_is_refused_before_sql(engine: AsyncEngine) -> 
     with pytest.raises(IllegalTransition):
         async with engine.begin() as conn:
             await advance(
-                conn, order_id, expected=Status.PENDING, expected_seq=1, new=Status.CONFIRMED, detail={}
+                await driver(conn),
+                order_id,
+                expected=Status.PENDING,
+                expected_seq=1,
+                new=Status.CONFIRMED,
+                detail={},
             )
 
 
@@ -136,7 +163,9 @@ async def _submitted_order(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
         await conn.execute(sa.insert(pools_table).values(pair=pair, state={}, synced_at=0, origin=0))
         path = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
         for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
-            assert await advance(conn, order_id, expected=expected, expected_seq=seq, new=new, detail={})
+            assert await advance(
+                await driver(conn), order_id, expected=expected, expected_seq=seq, new=new, detail={}
+            )
     return order_id, pair
 
 
@@ -152,14 +181,16 @@ async def _land(
         ledger=Ledger("raydium", Decimal("1.25"), slot=1),
     )
     async with engine.begin() as conn:
-        held = await lock_orders(conn, [order_id])
-        events = await confirm(conn, [confirmation], pair=pair, pools_after=_POOLS[pools], synced_at=1)
+        held = await lock_orders(await driver(conn), [order_id])
+        events = await confirm(
+            await driver(conn), [confirmation], pair=pair, pools_after=_POOLS[pools], synced_at=1
+        )
     return held, events
 
 
 async def _landed(engine: AsyncEngine, order_id: uuid.UUID, pair: str) -> tuple[Any, Any, Any]:
     async with engine.connect() as conn:
-        landed = await find_execution(conn, order_id)
+        landed = await find_execution(await driver(conn), order_id)
         state = (await conn.execute(_pool_state(pair))).scalar()
         order = await fetch_order(conn, order_id)
         await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import AsyncConnection as Driver
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -46,3 +47,21 @@ async def driver(conn: AsyncConnection) -> Driver[Any]:
     raw = await conn.get_raw_connection()
     pg: Driver[Any] = raw.driver_connection  # type: ignore[assignment]  # typed as Any by SQLAlchemy
     return pg
+
+
+def create_pool(database_url: str, *, size: int, application_name: str) -> AsyncConnectionPool[Driver[Any]]:
+    """A psycopg pool of autocommit connections for a service's hot path; open it in the lifespan.
+
+    Checking a connection out of it costs ~6 µs of CPU against ~60 µs through SQLAlchemy's engine, and a
+    worker checks out several per order. A transaction is explicit: ``async with conn.transaction()``.
+    """
+    return AsyncConnectionPool(
+        database_url,
+        min_size=size,
+        max_size=size,
+        # A request that cannot get a connection in 3 s fails (and is retried), as with the engine.
+        timeout=3,
+        kwargs={"autocommit": True, "application_name": application_name, "connect_timeout": 3},
+        open=False,
+        name=application_name,
+    )

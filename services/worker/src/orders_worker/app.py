@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from orders_shared import pools
 from orders_shared.amqp import connect
-from orders_shared.db import create_engine
+from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import WorkerSettings
@@ -40,9 +40,12 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(
-            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-worker"
+        # The engine seeds the pools and answers the readiness probe; orders run on the psycopg pool.
+        engine = create_engine(str(settings.database_url), pool_size=1, application_name="orders-worker")
+        pool = create_pool(
+            str(settings.database_url), size=settings.db_pool_size, application_name="orders-worker"
         )
+        await pool.open()
         connection = await connect(settings.amqp_url, name="orders-worker")
         try:
             channel = await connection.channel(publisher_confirms=True)
@@ -56,12 +59,12 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
                 await pools.seed(conn)
             latency = venue_latency(settings)
             parsed = ParsedPools()
-            router = Router(engine, settings, latency, metrics, parsed)
+            router = Router(pool, settings, latency, metrics, parsed)
             # Events are doorbells (Postgres holds the record): a channel without publisher confirms
             # spares every step a round trip to the broker.
             doorbells = await connection.channel(publisher_confirms=False)
             events = await doorbells.get_exchange(EVENTS_EXCHANGE, ensure=False)
-            pipeline = Pipeline(engine, router, latency, events, metrics, settings, parsed)
+            pipeline = Pipeline(pool, router, latency, events, metrics, settings, parsed)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
@@ -72,6 +75,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
                 await consumer.stop(settings.shutdown_grace_s)
         finally:
             await connection.close()
+            await pool.close()
             await engine.dispose()
 
     return Starlette(routes=probe_routes(lambda: checks, metrics.registry), lifespan=lifespan)

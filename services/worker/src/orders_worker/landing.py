@@ -15,8 +15,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
 from orders_shared.contracts import OrderEvent
@@ -60,7 +62,7 @@ class Landing:
 class Lander:
     """Lands swaps in batches, one pair at a time; one instance per worker process."""
 
-    engine: AsyncEngine
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     parsed: ParsedPools
     settings: WorkerSettings
     _waiting: dict[str, list[Landing]] = field(default_factory=dict)
@@ -81,7 +83,7 @@ class Lander:
     async def _land_all(self, pair: str, batch: list[Landing]) -> None:
         failed: dict[uuid.UUID, SlippageExceeded] = {}
         try:
-            async with self.engine.begin() as conn:
+            async with self.pool.connection() as conn, conn.transaction():
                 state = await read_pools(conn, pair, self.parsed, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aio_pika.abc import AbstractExchange
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder, OrderEvent
-from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -57,24 +57,21 @@ class Held:
 class Pipeline:
     """Runs attempts; one instance per worker process."""
 
-    engine: AsyncEngine
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     router: Router
     latency: VenueLatency
     events: AbstractExchange
     metrics: Metrics
     settings: WorkerSettings
     parsed: repository.ParsedPools
-    # One-statement reads and steps run here; the swap (several statements) runs on ``engine``.
-    single: AsyncEngine = field(init=False)
     lander: Lander = field(init=False)
 
     def __post_init__(self) -> None:
-        self.single = autocommit(self.engine)
-        self.lander = Lander(self.engine, self.parsed, self.settings)
+        self.lander = Lander(self.pool, self.parsed, self.settings)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
-        async with self.single.connect() as conn:
+        async with self.pool.connection() as conn:
             order = await repository.fetch_order(conn, message.order_id)
         if order is None:
             log.warning("order_unknown")
@@ -158,7 +155,7 @@ class Pipeline:
         landed = None
         if resumed:
             # Submitted by an earlier holder: the swap may have landed already; never send it twice.
-            async with self.single.connect() as conn:
+            async with self.pool.connection() as conn:
                 landed = await repository.find_execution(conn, order.id)
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
@@ -193,7 +190,7 @@ class Pipeline:
     async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
         for _ in range(3):
-            async with self.engine.begin() as conn:
+            async with self.pool.connection() as conn, conn.transaction():
                 order = await repository.fetch_order(conn, order_id)
                 if order is None or Status(order.status) in TERMINAL:
                     return None
@@ -226,7 +223,7 @@ class Pipeline:
         started: float,
         **columns: Any,
     ) -> OrderEvent | None:
-        async with self.single.connect() as conn:
+        async with self.pool.connection() as conn:
             event = await self._advance(conn, order_id, held, new, detail, **columns)
         if event is None:
             log.info("order_taken_by_another_worker", wanted=new.value)

@@ -1,7 +1,8 @@
 """SQL of the worker: compare-and-set transitions with their events, and the swap ledger. Never commits.
 
-Every order runs these statements several times, so they are SQL text on psycopg's connection (see
-`orders_shared.db.driver`): prepared after a few uses, compiled never.
+Every order runs these statements several times, so they are SQL text on a psycopg connection from the
+worker's pool (`orders_shared.db.create_pool`): prepared, never compiled. Connections are in autocommit:
+a one-statement step needs no BEGIN/COMMIT; `confirm` and `lock_orders` run inside a transaction.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import driver
 from orders_shared.pools import PairState, dump, load
 from orders_shared.status import Status, ensure_legal
 from orders_venues import PairPools
@@ -55,9 +55,8 @@ FROM orders WHERE id = %(id)s
 """
 
 
-async def fetch_order(conn: AsyncConnection, order_id: uuid.UUID) -> Any | None:
+async def fetch_order(pg: AsyncConnection[Any], order_id: uuid.UUID) -> Any | None:
     """What the worker needs of the order (a named tuple), or None if there is no such order."""
-    pg = await driver(conn)
     async with pg.cursor(row_factory=namedtuple_row) as cur:
         await cur.execute(_ORDER, {"id": order_id}, prepare=True)
         return await cur.fetchone()
@@ -88,11 +87,10 @@ _POOLS_LOCKED = _POOLS + " FOR UPDATE"
 
 
 async def read_pools(
-    conn: AsyncConnection, pair: str, parsed: ParsedPools, *, lock: bool = False
+    pg: AsyncConnection[Any], pair: str, parsed: ParsedPools, *, lock: bool = False
 ) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends."""
     known = parsed.by_pair.get(pair)
-    pg = await driver(conn)
     cur = await pg.execute(
         _POOLS_LOCKED if lock else _POOLS,
         {"pair": pair, "known": known[0] if known else -1},
@@ -130,7 +128,7 @@ SELECT last_seq, updated_at, attempt FROM moved
 
 
 async def advance(
-    conn: AsyncConnection,
+    pg: AsyncConnection[Any],
     order_id: uuid.UUID,
     *,
     expected: Status,
@@ -165,7 +163,6 @@ async def advance(
         (name, Jsonb(value) if isinstance(value, dict) else value) for name, value in columns.items()
     )
     sql = _advance_sql(names, raise_attempt=raise_attempt is not None)
-    pg = await driver(conn)
     cur = await pg.execute(sql, params, prepare=True)
     row = await cur.fetchone()
     if row is None:
@@ -177,9 +174,8 @@ async def advance(
 _EXECUTION = "SELECT amount_out FROM executions WHERE order_id = %(id)s"
 
 
-async def find_execution(conn: AsyncConnection, order_id: uuid.UUID) -> Decimal | None:
+async def find_execution(pg: AsyncConnection[Any], order_id: uuid.UUID) -> Decimal | None:
     """What the order's swap paid, if it landed."""
-    pg = await driver(conn)
     cur = await pg.execute(_EXECUTION, {"id": order_id}, prepare=True)
     row = await cur.fetchone()
     return None if row is None else Decimal(row[0])
@@ -190,9 +186,10 @@ SELECT id, status, last_seq FROM orders WHERE id = ANY(%(ids)s) ORDER BY id FOR 
 """
 
 
-async def lock_orders(conn: AsyncConnection, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, int]]:
+async def lock_orders(
+    pg: AsyncConnection[Any], order_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, int]]:
     """Lock the orders' rows until the transaction ends; each one's (status, last_seq) as locked."""
-    pg = await driver(conn)
     cur = await pg.execute(_LOCK_ORDERS, {"ids": order_ids}, prepare=True)
     return {order_id: (status, last_seq) for order_id, status, last_seq in await cur.fetchall()}
 
@@ -235,7 +232,7 @@ _CONFIRM_AND_SWAP = _CONFIRM.format(pooled=_POOLED)
 
 
 async def confirm(
-    conn: AsyncConnection,
+    pg: AsyncConnection[Any],
     confirmations: list[Confirmation],
     *,
     pair: str,
@@ -281,7 +278,6 @@ async def confirm(
     }
     if pools_after is not None:
         params.update(pair=pair, pools_after=Jsonb(dump(pools_after)), synced_at=synced_at)
-    pg = await driver(conn)
     sql = _CONFIRM_AND_SWAP if pools_after is not None else _CONFIRM_ONLY
     cur = await pg.execute(sql, params, prepare=True)
     return {

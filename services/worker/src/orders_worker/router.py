@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
-from orders_shared.db import autocommit
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -28,15 +29,11 @@ log = get_logger()
 class Router:
     """Routes orders on the pools in Postgres; one instance per worker."""
 
-    engine: AsyncEngine
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     settings: WorkerSettings
     latency: VenueLatency
     metrics: Metrics
     parsed: ParsedPools
-    single: AsyncEngine = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.single = autocommit(self.engine)
 
     async def _answers(self, venue: str) -> bool:
         started = time.perf_counter()
@@ -66,7 +63,7 @@ class Router:
             side = orient(token_in.symbol, token_out.symbol)
         except NoVenueRoute as exc:
             raise NoRoute(str(exc)) from None
-        async with self.single.connect() as conn:
+        async with self.pool.connection() as conn:
             state = await read_pools(conn, side.pair, self.parsed)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
