@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection as Driver
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
@@ -65,3 +68,19 @@ def create_pool(database_url: str, *, size: int, application_name: str) -> Async
         open=False,
         name=application_name,
     )
+
+
+@asynccontextmanager
+async def connection(pool: AsyncConnectionPool[Driver[Any]]) -> AsyncIterator[Driver[Any]]:
+    """A connection of ``pool``; one found dead makes the pool test all its others before they are used.
+
+    After Postgres restarts, every idle connection in the pool is dead. The pool only drops a connection
+    once a request has failed on it; checking them all on the first failure means one request fails
+    (as with SQLAlchemy, which invalidates its pool on a disconnect), not one per pooled connection.
+    """
+    try:
+        async with pool.connection() as conn:
+            yield conn
+    except psycopg.OperationalError:
+        await pool.check()
+        raise

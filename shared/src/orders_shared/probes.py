@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aio_pika.abc import AbstractConnection
 from prometheus_client import CollectorRegistry
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from orders_shared.db import connection
 from orders_shared.metrics import render
 
 Check = Callable[[], Awaitable[bool]]
@@ -25,6 +29,20 @@ def database_check(engine: AsyncEngine, timeout: float = 2.0) -> Check:
         try:
             async with asyncio.timeout(timeout), engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
+            return False
+        return True
+
+    return check
+
+
+def pool_check(pool: AsyncConnectionPool[AsyncConnection[Any]], timeout: float = 2.0) -> Check:
+    """A readiness check that Postgres answers a query on a connection of the service's psycopg pool."""
+
+    async def check() -> bool:
+        try:
+            async with asyncio.timeout(timeout), connection(pool) as conn:
+                await conn.execute("SELECT 1")
         except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
             return False
         return True

@@ -1,4 +1,4 @@
-"""The notifier's app factory: the lifespan owns the engine, this replica's event queue and the hub."""
+"""The notifier's app factory: the lifespan owns the database pools, this replica's event queue, the hub."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from orders_notifier.hub import Hub
 from orders_notifier.subscriber import subscribe
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import autocommit, create_engine
+from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
-from orders_shared.probes import Check, broker_check, database_check, probe_routes
+from orders_shared.probes import Check, broker_check, pool_check, probe_routes
 from orders_shared.settings import NotifierSettings, ticket_secret
 from orders_shared.topology import declare
 
@@ -33,9 +33,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        engine = create_engine(
-            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-notifier"
+        # The engine checks API keys; sessions (and the readiness probe) read on the psycopg pool.
+        engine = create_engine(str(settings.database_url), pool_size=2, application_name="orders-notifier")
+        pool = create_pool(
+            str(settings.database_url), size=settings.db_pool_size, application_name="orders-notifier"
         )
+        await pool.open()
         connection = await connect(settings.amqp_url, name="orders-notifier")
         # Events published while this replica was cut off from RabbitMQ are in Postgres only.
         connection.reconnect_callbacks.add(lambda *_: hub.resync_all())
@@ -47,7 +50,7 @@ def create_app(
                 retry_base_delay_ms=settings.retry_base_delay_ms,
             )
             await subscribe(channel, topology.events, hub, metrics)
-            checks["database"] = database_check(engine)
+            checks["database"] = pool_check(pool)
             checks["rabbitmq"] = broker_check(connection)
             gate = Gate(
                 keys=KeyVerifier(engine),
@@ -61,8 +64,8 @@ def create_app(
             try:
                 state = {
                     "hub": hub,
-                    # Every read of a session is one statement: no BEGIN and ROLLBACK around it.
-                    "engine": autocommit(engine),
+                    # Sessions read on the psycopg pool: one autocommit statement each.
+                    "pool": pool,
                     "metrics": metrics,
                     "send_queue": settings.ws_send_queue,
                 }
@@ -72,6 +75,7 @@ def create_app(
                 await hub.close_all(protocol.GOING_AWAY)
         finally:
             await connection.close()
+            await pool.close()
             await engine.dispose()
 
     app = FastAPI(

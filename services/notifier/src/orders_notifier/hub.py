@@ -15,12 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from starlette.websockets import WebSocket, WebSocketState
 
 from orders_notifier import protocol
 from orders_notifier.snapshots import read_events, read_snapshot
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import connection
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.status import TERMINAL, Status
@@ -54,7 +56,7 @@ class Session:
 
     ws: WebSocket
     hub: Hub
-    engine: AsyncEngine
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
     metrics: Metrics
     single: bool
     inbox: asyncio.Queue[OrderEvent | Follow | Resync | Frame]
@@ -113,7 +115,7 @@ class Session:
                 await self._live(item)
 
     async def _start(self, follow: Follow) -> None:
-        async with self.engine.connect() as conn:
+        async with connection(self.pool) as conn:
             # Another client's order is, for this one, an order that does not exist.
             snapshot = await read_snapshot(conn, follow.order_id, self.client, follow.after_seq)
         if snapshot is None:
@@ -131,7 +133,7 @@ class Session:
     async def _resync(self) -> None:
         if not self.sent:
             return
-        async with self.engine.connect() as conn:
+        async with connection(self.pool) as conn:
             for order_id, last in tuple(self.sent.items()):
                 if order_id in self.following:
                     await self._send(await read_events(conn, order_id, last))
@@ -141,7 +143,7 @@ class Session:
         if last is None or event.seq <= last:
             return
         if event.seq > last + 1:
-            async with self.engine.connect() as conn:
+            async with connection(self.pool) as conn:
                 await self._send(await read_events(conn, event.order_id, last))
         else:
             await self._send([event])

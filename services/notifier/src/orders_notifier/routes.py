@@ -55,7 +55,7 @@ async def order_stream(ws: WebSocket) -> None:
     session = Session(
         ws=ws,
         hub=hub,
-        engine=state.engine,
+        pool=state.pool,
         metrics=state.metrics,
         single=order_id is not None,
         inbox=asyncio.Queue(maxsize=state.send_queue),

@@ -1,18 +1,18 @@
 """What the notifier reads from Postgres: an order's events after a seq, for a client that may see them.
 
-Every subscription and every gap runs one of these, so they are SQL text on psycopg's connection (see
-`orders_shared.db.driver`), one round trip each, run in autocommit.
+Every subscription and every gap runs one of these, so they are SQL text on a connection of the
+notifier's psycopg pool (`orders_shared.db.create_pool`): prepared, one autocommit round trip each.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import driver
 
 # The order row decides whether the client may see it; the join brings its events in the same trip.
 _SNAPSHOT = """
@@ -31,10 +31,9 @@ ORDER BY seq
 
 
 async def read_snapshot(
-    conn: AsyncConnection, order_id: uuid.UUID, client: str, after_seq: int
+    pg: AsyncConnection[Any], order_id: uuid.UUID, client: str, after_seq: int
 ) -> tuple[str, int, list[OrderEvent]] | None:
     """The order's status, last seq and events after ``after_seq``; None if ``client`` has no such order."""
-    pg = await driver(conn)
     async with pg.cursor(row_factory=tuple_row) as cur:
         await cur.execute(_SNAPSHOT, {"id": order_id, "client": client, "after": after_seq}, prepare=True)
         rows = await cur.fetchall()
@@ -49,9 +48,8 @@ async def read_snapshot(
     return status, last_seq, events
 
 
-async def read_events(conn: AsyncConnection, order_id: uuid.UUID, after_seq: int) -> list[OrderEvent]:
+async def read_events(pg: AsyncConnection[Any], order_id: uuid.UUID, after_seq: int) -> list[OrderEvent]:
     """The order's events after ``after_seq``, in seq order."""
-    pg = await driver(conn)
     async with pg.cursor(row_factory=tuple_row) as cur:
         await cur.execute(_EVENTS, {"id": order_id, "after": after_seq}, prepare=True)
         rows = await cur.fetchall()

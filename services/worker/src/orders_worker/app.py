@@ -13,7 +13,7 @@ from orders_shared import pools
 from orders_shared.amqp import connect
 from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
-from orders_shared.probes import Check, broker_check, database_check, probe_routes
+from orders_shared.probes import Check, broker_check, pool_check, probe_routes
 from orders_shared.settings import WorkerSettings
 from orders_shared.topology import EVENTS_EXCHANGE, declare
 from orders_worker.consumer import Consumer
@@ -40,7 +40,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        # The engine seeds the pools and answers the readiness probe; orders run on the psycopg pool.
+        # The engine seeds the pools; orders (and the readiness probe) run on the psycopg pool.
         engine = create_engine(str(settings.database_url), pool_size=1, application_name="orders-worker")
         pool = create_pool(
             str(settings.database_url), size=settings.db_pool_size, application_name="orders-worker"
@@ -66,7 +66,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             events = await doorbells.get_exchange(EVENTS_EXCHANGE, ensure=False)
             pipeline = Pipeline(pool, router, latency, events, metrics, settings, parsed)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
-            checks["database"] = database_check(engine)
+            checks["database"] = pool_check(pool)
             checks["rabbitmq"] = broker_check(connection)
             await consumer.start()
             try:

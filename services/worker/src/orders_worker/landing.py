@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import connection
 from orders_shared.errors import SlippageExceeded
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import Status
@@ -83,7 +84,7 @@ class Lander:
     async def _land_all(self, pair: str, batch: list[Landing]) -> None:
         failed: dict[uuid.UUID, SlippageExceeded] = {}
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            async with connection(self.pool) as conn, conn.transaction():
                 state = await read_pools(conn, pair, self.parsed, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())

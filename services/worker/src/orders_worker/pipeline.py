@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from orders_shared import routing
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder, OrderEvent
+from orders_shared.db import connection
 from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -71,7 +72,7 @@ class Pipeline:
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             order = await repository.fetch_order(conn, message.order_id)
         if order is None:
             log.warning("order_unknown")
@@ -155,7 +156,7 @@ class Pipeline:
         landed = None
         if resumed:
             # Submitted by an earlier holder: the swap may have landed already; never send it twice.
-            async with self.pool.connection() as conn:
+            async with connection(self.pool) as conn:
                 landed = await repository.find_execution(conn, order.id)
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
@@ -190,7 +191,7 @@ class Pipeline:
     async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
         for _ in range(3):
-            async with self.pool.connection() as conn, conn.transaction():
+            async with connection(self.pool) as conn, conn.transaction():
                 order = await repository.fetch_order(conn, order_id)
                 if order is None or Status(order.status) in TERMINAL:
                     return None
@@ -223,7 +224,7 @@ class Pipeline:
         started: float,
         **columns: Any,
     ) -> OrderEvent | None:
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             event = await self._advance(conn, order_id, held, new, detail, **columns)
         if event is None:
             log.info("order_taken_by_another_worker", wanted=new.value)

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
+from orders_shared.db import connection
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -63,7 +64,7 @@ class Router:
             side = orient(token_in.symbol, token_out.symbol)
         except NoVenueRoute as exc:
             raise NoRoute(str(exc)) from None
-        async with self.pool.connection() as conn:
+        async with connection(self.pool) as conn:
             state = await read_pools(conn, side.pair, self.parsed)
         now = int(time.time())
         current = routing.settled(state, self.settings, now)
