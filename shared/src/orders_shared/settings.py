@@ -49,7 +49,12 @@ class CommonSettings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", description="json for machines, console for a person at a terminal."
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="Postgres connections per process.")
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="Postgres connections per process for its main work (worker, notifier: 1-2 more).",
+    )
     amqp_delivery_limit: int = Field(
         default=5, ge=1, le=100, description="Deliveries of one message before RabbitMQ dead-letters it."
     )
