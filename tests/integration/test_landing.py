@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import insert_order
 from orders_shared import routing
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import create_pool, driver
 from orders_shared.errors import SlippageExceeded
 from orders_shared.models import executions_table
 from orders_shared.pools import dump, pools_table
@@ -26,7 +26,8 @@ from orders_shared.tokens import Token, find_token
 from orders_venues import Side
 from orders_venues.pools import default_pools
 from orders_worker.landing import Lander, Landing
-from orders_worker.repository import ParsedPools, advance
+from orders_worker.repository import ParsedPools
+from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -39,26 +40,6 @@ def _token(symbol: str) -> Token:
 
 SOL, USDC = _token("SOL"), _token("USDC")
 AMOUNT = Decimal("1.5")
-
-
-async def _submitted(engine: AsyncEngine) -> uuid.UUID:
-    order_id = uuid.uuid4()
-    path = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
-    async with engine.begin() as conn:
-        await insert_order(
-            conn,
-            order_id=order_id,
-            client="landing-tests",
-            token_in="SOL",
-            token_out="USDC",
-            amount_in=AMOUNT,
-            slippage_bps=50,
-        )
-        for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
-            assert await advance(
-                await driver(conn), order_id, expected=expected, expected_seq=seq, new=new, detail={}
-            )
-    return order_id
 
 
 def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:
@@ -76,7 +57,7 @@ def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:
 
 
 async def test_queued_swaps_land_together_each_once(
-    engine: AsyncEngine, database_url: str, amqp_url: str
+    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str
 ) -> None:
     now = int(time.time())
     pair = f"TEST-{uuid.uuid4().hex[:8]}"
@@ -85,20 +66,20 @@ async def test_queued_swaps_land_together_each_once(
         await conn.execute(
             sa.insert(pools_table).values(pair=pair, state=dump(pools), synced_at=now, origin=now)
         )
-    orders = [await _submitted(engine) for _ in range(20)]
+    orders = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(20)]
+    for order_id in orders:
+        await to_submitted(pool, order_id)
     decision = routing.decide(pools, Side(pair, sell_base=True), SOL, USDC, AMOUNT, 50, now)
     # The last order asks for more than any swap can pay: it fails alone, the others still land.
     greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
     decisions = [decision] * 19 + [greedy]
-    settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url)
-    async with create_pool(database_url, size=2, application_name="landing-tests") as pool:
-        lander = Lander(pool, ParsedPools(), settings)
-        outcomes = await asyncio.gather(
-            *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
-            return_exceptions=True,
-        )
-        # The same swap again (a second holder): the order is confirmed now, so nothing lands twice.
-        again = await lander.land(_landing(orders[0], decision))
+    lander = Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+    outcomes = await asyncio.gather(
+        *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
+        return_exceptions=True,
+    )
+    # The same swap again (a second holder): the order is confirmed now, so nothing lands twice.
+    again = await lander.land(_landing(orders[0], decision))
 
     async with engine.connect() as conn:
         version = (

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import insert_order, list_orders
+from orders_api.repository import list_orders
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import driver
+from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
 from orders_shared.pools import dump, pools_table
@@ -22,23 +23,23 @@ from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
 from orders_venues.pools import default_pools
 from orders_worker.repository import Confirmation, Ledger, advance, confirm, find_execution, lock_orders
+from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+Pool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
 async def _new_order(engine: AsyncEngine, client: str = "repo-tests") -> uuid.UUID:
-    order_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await insert_order(
-            conn,
-            order_id=order_id,
-            client=client,
-            token_in="SOL",
-            token_out="USDC",
-            amount_in=Decimal("1.25"),
-            slippage_bps=50,
-        )
-    return order_id
+    return await new_order(engine, client)
+
+
+async def _route(pg: AsyncConnection[Any], order_id: uuid.UUID, **columns: Any) -> OrderEvent | None:
+    """The step pending (seq 1) → routing, as a worker that saw the new order takes it."""
+    return await advance(
+        pg, order_id, expected=Status.PENDING, expected_seq=1, new=Status.ROUTING, detail={}, **columns
+    )
 
 
 async def test_new_order_is_pending_with_event_one(engine: AsyncEngine) -> None:
@@ -51,67 +52,37 @@ async def test_new_order_is_pending_with_event_one(engine: AsyncEngine) -> None:
     assert [(e.seq, e.status) for e in events] == [(1, Status.PENDING)]
 
 
-async def test_advance_appends_the_next_seq_in_the_same_transaction(engine: AsyncEngine) -> None:
+async def test_advance_appends_the_next_seq_in_the_same_transaction(engine: AsyncEngine, pool: Pool) -> None:
     order_id = await _new_order(engine)
-    async with engine.begin() as conn:
-        event = await advance(
-            await driver(conn),
-            order_id,
-            expected=Status.PENDING,
-            expected_seq=1,
-            new=Status.ROUTING,
-            detail={},
-            attempt=1,
-        )
+    async with connection(pool) as pg, pg.transaction():
+        event = await _route(pg, order_id, attempt=1)
     assert event is not None
     assert (event.seq, event.status, event.attempt) == (2, Status.ROUTING, 1)
     async with engine.connect() as conn:
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
 
 
-async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine) -> None:
+async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine, pool: Pool) -> None:
     order_id = await _new_order(engine)
-    async with engine.begin() as conn:
-        first = await advance(
-            await driver(conn),
-            order_id,
-            expected=Status.PENDING,
-            expected_seq=1,
-            new=Status.ROUTING,
-            detail={},
-        )
-    async with engine.begin() as conn:
+    async with connection(pool) as pg:
+        first = await _route(pg, order_id)
         # Another worker saw (pending, 1) too; it must lose.
-        second = await advance(
-            await driver(conn),
-            order_id,
-            expected=Status.PENDING,
-            expected_seq=1,
-            new=Status.ROUTING,
-            detail={},
-        )
+        second = await _route(pg, order_id)
     assert first is not None
     assert second is None
     async with engine.connect() as conn:
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
 
 
-async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine) -> None:
+async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine, pool: Pool) -> None:
     order_id = await _new_order(engine)
 
     class Boom(Exception):
         pass
 
     async def advance_then_crash() -> None:
-        async with engine.begin() as conn:
-            await advance(
-                await driver(conn),
-                order_id,
-                expected=Status.PENDING,
-                expected_seq=1,
-                new=Status.ROUTING,
-                detail={},
-            )
+        async with connection(pool) as pg, pg.transaction():
+            await _route(pg, order_id)
             raise Boom
 
     with pytest.raises(Boom):
@@ -124,17 +95,12 @@ async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine) -> 
     assert len(events) == 1
 
 
-async def test_illegal_transition_is_refused_before_sql(engine: AsyncEngine) -> None:
+async def test_illegal_transition_is_refused_before_sql(engine: AsyncEngine, pool: Pool) -> None:
     order_id = await _new_order(engine)
     with pytest.raises(IllegalTransition):
-        async with engine.begin() as conn:
+        async with connection(pool) as pg:
             await advance(
-                await driver(conn),
-                order_id,
-                expected=Status.PENDING,
-                expected_seq=1,
-                new=Status.CONFIRMED,
-                detail={},
+                pg, order_id, expected=Status.PENDING, expected_seq=1, new=Status.CONFIRMED, detail={}
             )
 
 
@@ -155,22 +121,18 @@ def _pool_state(pair: str) -> sa.Select[tuple[object]]:
     return sa.select(pools_table.c.state).where(pools_table.c.pair == pair)
 
 
-async def _submitted_order(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
+async def _submitted_order(engine: AsyncEngine, pool: Pool) -> tuple[uuid.UUID, str]:
     """An order at (submitted, 4), and a pair of pools of its own."""
     order_id = await _new_order(engine)
     pair = f"TEST-{order_id.hex[:8]}"
     async with engine.begin() as conn:
         await conn.execute(sa.insert(pools_table).values(pair=pair, state={}, synced_at=0, origin=0))
-        path = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
-        for seq, (expected, new) in enumerate(itertools.pairwise(path), start=1):
-            assert await advance(
-                await driver(conn), order_id, expected=expected, expected_seq=seq, new=new, detail={}
-            )
+    await to_submitted(pool, order_id)
     return order_id, pair
 
 
 async def _land(
-    engine: AsyncEngine, order_id: uuid.UUID, pair: str, expected_seq: int, amount_out: str, pools: str
+    pool: Pool, order_id: uuid.UUID, pair: str, expected_seq: int, amount_out: str, pools: str
 ) -> tuple[dict[uuid.UUID, tuple[str, int]], dict[uuid.UUID, OrderEvent]]:
     confirmation = Confirmation(
         order_id=order_id,
@@ -180,17 +142,16 @@ async def _land(
         executed_price=Decimal(amount_out) / Decimal("1.25"),
         ledger=Ledger("raydium", Decimal("1.25"), slot=1),
     )
-    async with engine.begin() as conn:
-        held = await lock_orders(await driver(conn), [order_id])
-        events = await confirm(
-            await driver(conn), [confirmation], pair=pair, pools_after=_POOLS[pools], synced_at=1
-        )
+    async with connection(pool) as pg, pg.transaction():
+        held = await lock_orders(pg, [order_id])
+        events = await confirm(pg, [confirmation], pair=pair, pools_after=_POOLS[pools], synced_at=1)
     return held, events
 
 
-async def _landed(engine: AsyncEngine, order_id: uuid.UUID, pair: str) -> tuple[Any, Any, Any]:
+async def _landed(engine: AsyncEngine, pool: Pool, order_id: uuid.UUID, pair: str) -> tuple[Any, Any, Any]:
+    async with connection(pool) as pg:
+        landed = await find_execution(pg, order_id)
     async with engine.connect() as conn:
-        landed = await find_execution(await driver(conn), order_id)
         state = (await conn.execute(_pool_state(pair))).scalar()
         order = await fetch_order(conn, order_id)
         await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
@@ -198,12 +159,12 @@ async def _landed(engine: AsyncEngine, order_id: uuid.UUID, pair: str) -> tuple[
     return landed, state, order
 
 
-async def test_a_swap_lands_once_with_the_confirmation(engine: AsyncEngine) -> None:
-    order_id, pair = await _submitted_order(engine)
-    held, first = await _land(engine, order_id, pair, 4, "187.5", "first")
+async def test_a_swap_lands_once_with_the_confirmation(engine: AsyncEngine, pool: Pool) -> None:
+    order_id, pair = await _submitted_order(engine, pool)
+    held, first = await _land(pool, order_id, pair, 4, "187.5", "first")
     # A second holder that also saw (submitted, 4) must not move the pools or write the ledger.
-    held_later, second = await _land(engine, order_id, pair, 4, "999", "second")
-    landed, state, order = await _landed(engine, order_id, pair)
+    held_later, second = await _land(pool, order_id, pair, 4, "999", "second")
+    landed, state, order = await _landed(engine, pool, order_id, pair)
     assert held == {order_id: ("submitted", 4)}
     assert held_later == {order_id: ("confirmed", 5)}
     assert [(e.seq, e.status, e.amount_out, e.tx_hash) for e in first.values()] == [
@@ -216,11 +177,11 @@ async def test_a_swap_lands_once_with_the_confirmation(engine: AsyncEngine) -> N
     assert (order.status, order.last_seq, order.amount_out) == ("confirmed", 5, Decimal("187.5"))
 
 
-async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine) -> None:
-    order_id, pair = await _submitted_order(engine)
+async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine, pool: Pool) -> None:
+    order_id, pair = await _submitted_order(engine, pool)
     # The holder saw seq 3: the order has moved on since, so its swap must not land.
-    _, events = await _land(engine, order_id, pair, 3, "1", "after")
-    landed, state, order = await _landed(engine, order_id, pair)
+    _, events = await _land(pool, order_id, pair, 3, "1", "after")
+    landed, state, order = await _landed(engine, pool, order_id, pair)
     assert events == {}
     assert landed is None
     assert state == {}

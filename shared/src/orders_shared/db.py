@@ -1,4 +1,4 @@
-"""The async SQLAlchemy engine over psycopg 3, built from the libpq-style DATABASE_URL."""
+"""Postgres access: the async SQLAlchemy engine, and the psycopg pool of the services' hot paths."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import psycopg
 from psycopg import AsyncConnection as Driver
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -36,27 +36,12 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
     )
 
 
-def autocommit(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, for work that is one statement: no BEGIN and COMMIT round trips around it."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
-async def driver(conn: AsyncConnection) -> Driver[Any]:
-    """psycopg's connection under ``conn``, in the same transaction (if any), for hot SQL written as text.
-
-    psycopg prepares such statements after a few uses, and nothing is compiled per call: SQLAlchemy Core
-    spends more CPU building a statement than Postgres spends running a short one.
-    """
-    raw = await conn.get_raw_connection()
-    pg: Driver[Any] = raw.driver_connection  # type: ignore[assignment]  # typed as Any by SQLAlchemy
-    return pg
-
-
 def create_pool(database_url: str, *, size: int, application_name: str) -> AsyncConnectionPool[Driver[Any]]:
     """A psycopg pool of autocommit connections for a service's hot path; open it in the lifespan.
 
     Checking a connection out of it costs ~6 µs of CPU against ~60 µs through SQLAlchemy's engine, and a
-    worker checks out several per order. A transaction is explicit: ``async with conn.transaction()``.
+    worker checks out several per order. Take connections with `connection`; a transaction is explicit:
+    ``async with conn.transaction()``.
     """
     return AsyncConnectionPool(
         database_url,

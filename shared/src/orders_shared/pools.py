@@ -91,16 +91,7 @@ class PairState:
         self.version = version
 
 
-async def read_all(conn: AsyncConnection) -> dict[str, PairState]:
-    """Every pair's pools."""
-    rows = await conn.execute(sa.select(pools_table))
-    return {r.pair: PairState(load(r.state), r.synced_at, r.origin, r.version) for r in rows}
-
-
-async def read(conn: AsyncConnection, pair: str, *, lock: bool = False) -> PairState:
-    """One pair's pools; with ``lock``, held until the transaction ends."""
-    query = sa.select(pools_table).where(pools_table.c.pair == pair)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one()
+async def read(conn: AsyncConnection, pair: str) -> PairState:
+    """One pair's pools as they are now (the api's quotes; the worker reads them in `orders_worker`)."""
+    row = (await conn.execute(sa.select(pools_table).where(pools_table.c.pair == pair))).one()
     return PairState(load(row.state), row.synced_at, row.origin, row.version)
