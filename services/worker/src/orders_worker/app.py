@@ -33,6 +33,16 @@ def venue_latency(settings: WorkerSettings) -> VenueLatency:
     )
 
 
+async def _seed_pools(database_url: str) -> None:
+    """Create the default pools if no worker has yet; the engine is only for this, and closed after."""
+    engine = create_engine(database_url, pool_size=1, application_name="orders-worker")
+    try:
+        async with engine.begin() as conn:
+            await pools.seed(conn)
+    finally:
+        await engine.dispose()
+
+
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
     """Build the worker; nothing connects until the lifespan starts."""
     metrics = create_metrics(registry)
@@ -40,8 +50,6 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        # The engine seeds the pools; orders (and the readiness probe) run on the psycopg pool.
-        engine = create_engine(str(settings.database_url), pool_size=1, application_name="orders-worker")
         pool = create_pool(
             str(settings.database_url), size=settings.db_pool_size, application_name="orders-worker"
         )
@@ -55,8 +63,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
                 delivery_limit=settings.amqp_delivery_limit,
                 retry_base_delay_ms=settings.retry_base_delay_ms,
             )
-            async with engine.begin() as conn:
-                await pools.seed(conn)
+            await _seed_pools(str(settings.database_url))
             latency = venue_latency(settings)
             parsed = ParsedPools()
             router = Router(pool, settings, latency, metrics, parsed)
@@ -76,6 +83,5 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
         finally:
             await connection.close()
             await pool.close()
-            await engine.dispose()
 
     return Starlette(routes=probe_routes(lambda: checks, metrics.registry), lifespan=lifespan)
