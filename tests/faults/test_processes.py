@@ -11,17 +11,15 @@ from decimal import Decimal
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import websockets
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import insert_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import ExecuteOrder
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, declare
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
+from tests.support.orders import new_order
 from tests.support.reconcile import reconcile
 from tests.support.streams import follow, next_frame, read_until_closed
 
@@ -204,20 +202,7 @@ async def test_sweeper_hands_a_stuck_order_to_a_worker_again(
         STUCK_AFTER_S="1", SWEEP_INTERVAL_S="0.2", VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0"
     )
     # An order marked as published whose message never reached the queue: only the sweeper can save it.
-    order_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await insert_order(
-            conn,
-            order_id=order_id,
-            client="anonymous",
-            token_in="SOL",
-            token_out="USDC",
-            amount_in=Decimal("0.25"),
-            slippage_bps=50,
-        )
-        await conn.execute(
-            sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
-        )
+    order_id = await new_order(engine, "anonymous", Decimal("0.25"))
     streams = await wait_all_terminal(stack.ws, [order_id], within=30)
     assert [e["status"] for e in streams[order_id]] == [
         "pending",

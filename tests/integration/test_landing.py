@@ -40,11 +40,7 @@ def _token(symbol: str) -> Token:
 
 SOL, USDC = _token("SOL"), _token("USDC")
 AMOUNT = Decimal("1.5")
-# Wide, so that the simulated market (a function of the wall-clock second) cannot be what fails a swap
-# here: only the greedy order may fail. One fresh-clone CI run saw 7 of the 19 not confirmed; the cause
-# was not found (a replay of the market over those minutes fails none at 50 bps), so the assertion
-# below prints every outcome should it happen again.
-SLIPPAGE_BPS = 1000
+SLIPPAGE_BPS = 50
 
 
 def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:

@@ -7,12 +7,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import insert_order
 from orders_shared.db import connection
+from orders_shared.models import orders_table
 from orders_shared.status import Status
 from orders_worker.repository import advance
 
@@ -20,7 +22,12 @@ TO_SUBMITTED = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTE
 
 
 async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decimal("1.25")) -> uuid.UUID:
-    """A pending SOL → USDC order of ``client`` with its event #1."""
+    """A pending SOL → USDC order of ``client`` with its event #1, that no running worker will take.
+
+    The tests' services share this database: an order the api's outbox relay finds unpublished goes to
+    their worker, which would race the test for it. Marked as published in the same transaction, it is
+    the test's alone.
+    """
     order_id = uuid.uuid4()
     async with engine.begin() as conn:
         await insert_order(
@@ -31,6 +38,9 @@ async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decim
             token_out="USDC",
             amount_in=amount_in,
             slippage_bps=50,
+        )
+        await conn.execute(
+            sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
         )
     return order_id
 
