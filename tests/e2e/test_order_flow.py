@@ -43,7 +43,7 @@ async def test_five_concurrent_orders_each_stream_the_whole_lifecycle(stack: Sta
         for order_id, (frames, code) in zip(ids, results, strict=True):
             assert frames[0] == {"status": "ws_connected", "orderId": order_id}
             events = frames[1:]
-            assert [e["status"] for e in events] == LIFECYCLE
+            assert [e["status"] for e in events] == LIFECYCLE, events[-1]
             assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
             assert {e["orderId"] for e in events} == {order_id}
             assert code == 1000

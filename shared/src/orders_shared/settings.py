@@ -72,7 +72,9 @@ class CommonSettings(BaseSettings):
         default=200,
         ge=0,
         le=2000,
-        description="Largest gap between a venue's pool and the reference, in bps.",
+        description=(
+            "Largest gap between a venue's pool and the reference, in bps (5 at most between stablecoins)."
+        ),
     )
     arbitrage_half_life_s: int = Field(
         default=20,

@@ -6,9 +6,9 @@ walk is a sum of one Schauder "tent" per dyadic level, each weighted by a Gaussi
 every worker computes the same market without sharing state, and the same seed gives the same run.
 
 Pools do not sit exactly on the reference price: each venue's arbitrageurs chase the reference plus a
-bounded, slowly wandering basis of their own (a few percent at most), which is why the two venues quote
-a few percent apart, as the original assignment describes. They close a share ``1 - 2**(-dt / half_life)``
-of the gap on each visit, with real swaps through the pool's own math.
+bounded, slowly wandering basis of their own (a few percent at most; a few bps between stablecoins),
+which is why the two venues quote a few percent apart, as the original assignment describes. They close a
+share ``1 - 2**(-dt / half_life)`` of the gap on each visit, with real swaps through the pool's own math.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ _CONTEXT = Context(prec=40)
 _FEE_DENOMINATOR = 1_000_000
 # Stablecoins keep their peg: only these tokens wander.
 _STABLE = frozenset({"USDC", "USDT"})
+# Stable/stable pools trade within a few bps of their peg, and the seeded USDC/USDT position spans only
+# +-10 bins of 1 bp: a basis of percents would push arbitrage through the whole position, leaving the pool
+# one-sided and a quote unfillable a second later.
+_PEGGED_BASIS_BPS = 5
 
 
 def _nano(value: float) -> Decimal:
@@ -83,12 +87,15 @@ class Market:
 
     def basis(self, venue: str, pair: str, t: int) -> Decimal:
         """How far this venue's arbitrageurs sit from the reference, as a factor near 1 (bounded)."""
-        if self.basis_bps == 0:
+        bound = self.basis_bps
+        if _STABLE.issuperset(pair.split("/")):
+            bound = min(bound, _PEGGED_BASIS_BPS)
+        if bound == 0:
             return Decimal(1)
         # The walk's last `basis_timescale_s` seconds: a standard normal at any t, wandering on that scale.
         name = f"basis/{venue}/{pair}"
         window = brownian(self.seed, name, t) - brownian(self.seed, name, t - self.basis_timescale_s)
-        return 1 + _nano(math.tanh(window / math.sqrt(self.basis_timescale_s)) * self.basis_bps / 10_000)
+        return 1 + _nano(math.tanh(window / math.sqrt(self.basis_timescale_s)) * bound / 10_000)
 
     def target_q64(self, pools: PairPools, venue: str, t: int) -> int:
         """The Q64.64 price (quote base units per base base unit) this venue's pool is pulled to."""
