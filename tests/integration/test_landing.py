@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_shared import routing
 from orders_shared.contracts import OrderEvent
 from orders_shared.errors import SlippageExceeded
-from orders_shared.models import executions_table
+from orders_shared.models import executions_table, orders_table
 from orders_shared.pools import dump, pools_table
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import Status
@@ -100,3 +100,62 @@ async def test_queued_swaps_land_together_each_once(
     assert landed == set(orders[:19])
     # The first task found the pair free and landed alone; the other 19 queued behind it and landed as one.
     assert version == 2
+
+
+async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced(
+    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str
+) -> None:
+    now = int(time.time())
+    pair = f"TEST-{uuid.uuid4().hex[:8]}"
+    pools = default_pools(now=now)["SOL/USDC"]
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(pools_table).values(pair=pair, state=dump(pools), synced_at=now, origin=now)
+        )
+    first, cancelled, last = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(3)]
+    for order_id in (first, cancelled, last):
+        await to_submitted(pool, order_id)
+    decision = routing.decide(pools, Side(pair, sell_base=True), SOL, USDC, AMOUNT, SLIPPAGE_BPS, now)
+    lander = Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+
+    async with engine.connect() as blocker:
+        # Hold the pair's row: the first swap takes the turn and waits in Postgres for the lock.
+        await blocker.execute(
+            sa.select(pools_table.c.pair).where(pools_table.c.pair == pair).with_for_update()
+        )
+        landing_first = asyncio.create_task(lander.land(_landing(first, decision)))
+        await _until_a_backend_waits_on_pools(engine)
+        queued = asyncio.create_task(lander.land(_landing(cancelled, decision)))
+        await asyncio.sleep(0)  # one loop turn: the task queues for the pair's turn (no timing involved)
+        queued.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        await blocker.rollback()
+    assert isinstance(await landing_first, OrderEvent)
+    # The next turn lands only its own swap: the withdrawn one stays `submitted` for its redelivery.
+    assert isinstance(await lander.land(_landing(last, decision)), OrderEvent)
+
+    async with engine.begin() as conn:
+        statuses = dict(
+            (
+                await conn.execute(
+                    sa.select(orders_table.c.id, orders_table.c.status).where(
+                        orders_table.c.id.in_([first, cancelled, last])
+                    )
+                )
+            ).all()
+        )
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
+    assert statuses == {first: "confirmed", cancelled: "submitted", last: "confirmed"}
+
+
+async def _until_a_backend_waits_on_pools(engine: AsyncEngine) -> None:
+    waiting = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM pools%'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with engine.connect() as conn:
+                if (await conn.execute(waiting)).scalar():
+                    return
+            await asyncio.sleep(0.01)

@@ -76,9 +76,16 @@ class Lander:
         """
         pair = landing.decision.side.pair
         self._waiting.setdefault(pair, []).append(landing)
-        async with self._turns.setdefault(pair, asyncio.Lock()):
-            if not landing.outcome.done():
-                await self._land_all(pair, self._waiting.pop(pair))
+        try:
+            async with self._turns.setdefault(pair, asyncio.Lock()):
+                if not landing.outcome.done():
+                    await self._land_all(pair, self._waiting.pop(pair))
+        except asyncio.CancelledError:
+            # Cancelled while queued (shutdown): withdraw the swap rather than let the next turn land it
+            # with nobody left to announce it. The order stays `submitted`; its redelivery lands it.
+            if pair in self._waiting:
+                self._waiting[pair] = [queued for queued in self._waiting[pair] if queued is not landing]
+            raise
         return landing.outcome.result()
 
     async def _land_all(self, pair: str, batch: list[Landing]) -> None:
