@@ -6,10 +6,12 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -23,7 +25,7 @@ from orders_shared.pools import dump, pools_table
 from orders_shared.settings import WorkerSettings
 from orders_shared.status import Status
 from orders_shared.tokens import Token, find_token
-from orders_venues import Side
+from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools
 from orders_worker.landing import Lander, Landing
 from orders_worker.repository import ParsedPools
@@ -57,24 +59,56 @@ def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:
     )
 
 
-async def test_queued_swaps_land_together_each_once(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str
-) -> None:
+@dataclasses.dataclass(frozen=True)
+class OwnPair:
+    """A pair of this test's own, with SOL/USDC's seeded pools, so no other test's swaps move them."""
+
+    name: str
+    pools: PairPools
+    now: int
+
+    def decision(self) -> routing.Decision:
+        """Selling AMOUNT SOL on these pools, as the router decides it."""
+        side = Side(self.name, sell_base=True)
+        return routing.decide(self.pools, side, SOL, USDC, AMOUNT, SLIPPAGE_BPS, self.now)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pair(engine: AsyncEngine) -> AsyncIterator[OwnPair]:
+    """A fresh pair in the pools table, removed after the test."""
     now = int(time.time())
-    pair = f"TEST-{uuid.uuid4().hex[:8]}"
-    pools = default_pools(now=now)["SOL/USDC"]
+    pair = OwnPair(f"TEST-{uuid.uuid4().hex[:8]}", default_pools(now=now)["SOL/USDC"], now)
+    row = {"pair": pair.name, "state": dump(pair.pools), "synced_at": now, "origin": now}
     async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(pools_table).values(pair=pair, state=dump(pools), synced_at=now, origin=now)
-        )
-    orders = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(20)]
+        await conn.execute(sa.insert(pools_table).values(row))
+    yield pair
+    async with engine.begin() as conn:
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair.name))
+
+
+@pytest.fixture
+def lander(pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str) -> Lander:
+    """A worker's lander on the tests' pool."""
+    return Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+
+
+async def _submitted_orders(
+    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], count: int
+) -> list[uuid.UUID]:
+    orders = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(count)]
     for order_id in orders:
         await to_submitted(pool, order_id)
-    decision = routing.decide(pools, Side(pair, sell_base=True), SOL, USDC, AMOUNT, SLIPPAGE_BPS, now)
+    return orders
+
+
+async def test_queued_swaps_land_together_each_once(
+    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], pair: OwnPair, lander: Lander
+) -> None:
+    orders = await _submitted_orders(engine, pool, 20)
+    decision = pair.decision()
     # The last order asks for more than any swap can pay: it fails alone, the others still land.
     greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
     decisions = [decision] * 19 + [greedy]
-    lander = Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
     outcomes = await asyncio.gather(
         *(lander.land(_landing(o, d)) for o, d in zip(orders, decisions, strict=True)),
         return_exceptions=True,
@@ -84,14 +118,12 @@ async def test_queued_swaps_land_together_each_once(
 
     async with engine.connect() as conn:
         version = (
-            await conn.execute(sa.select(pools_table.c.version).where(pools_table.c.pair == pair))
+            await conn.execute(sa.select(pools_table.c.version).where(pools_table.c.pair == pair.name))
         ).scalar()
         ledger = await conn.execute(
             sa.select(executions_table.c.order_id).where(executions_table.c.order_id.in_(orders))
         )
         landed = set(ledger.scalars())
-        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
-        await conn.commit()
 
     events = [e for e in outcomes[:19] if isinstance(e, OrderEvent)]
     assert [(e.seq, e.status) for e in events] == [(5, Status.CONFIRMED)] * 19, outcomes
@@ -103,25 +135,15 @@ async def test_queued_swaps_land_together_each_once(
 
 
 async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str
+    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], pair: OwnPair, lander: Lander
 ) -> None:
-    now = int(time.time())
-    pair = f"TEST-{uuid.uuid4().hex[:8]}"
-    pools = default_pools(now=now)["SOL/USDC"]
-    async with engine.begin() as conn:
-        await conn.execute(
-            sa.insert(pools_table).values(pair=pair, state=dump(pools), synced_at=now, origin=now)
-        )
-    first, cancelled, last = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(3)]
-    for order_id in (first, cancelled, last):
-        await to_submitted(pool, order_id)
-    decision = routing.decide(pools, Side(pair, sell_base=True), SOL, USDC, AMOUNT, SLIPPAGE_BPS, now)
-    lander = Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+    first, cancelled, last = await _submitted_orders(engine, pool, 3)
+    decision = pair.decision()
 
     async with engine.connect() as blocker:
         # Hold the pair's row: the first swap takes the turn and waits in Postgres for the lock.
         await blocker.execute(
-            sa.select(pools_table.c.pair).where(pools_table.c.pair == pair).with_for_update()
+            sa.select(pools_table.c.pair).where(pools_table.c.pair == pair.name).with_for_update()
         )
         landing_first = asyncio.create_task(lander.land(_landing(first, decision)))
         await _until_a_backend_waits_on_pools(engine)
@@ -135,7 +157,7 @@ async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced
     # The next turn lands only its own swap: the withdrawn one stays `submitted` for its redelivery.
     assert isinstance(await lander.land(_landing(last, decision)), OrderEvent)
 
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
         statuses = dict(
             (
                 await conn.execute(
@@ -145,7 +167,6 @@ async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced
                 )
             ).all()
         )
-        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
     assert statuses == {first: "confirmed", cancelled: "submitted", last: "confirmed"}
 
 
