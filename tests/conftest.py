@@ -9,11 +9,17 @@ from typing import Protocol, cast
 
 import pytest
 import pytest_asyncio
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.db import create_engine
 from tests.support.infra import throwaway_database, throwaway_vhost
 from tests.support.services import Service, Stack, running_stack, start_service, wait_ready
+
+# Properties are what the hypothesis tests check, not speed: a per-example deadline would only make them
+# flaky on a slow CI machine (`make bench` measures speed).
+hypothesis_settings.register_profile("orders", deadline=None)
+hypothesis_settings.load_profile("orders")
 
 # Fast venues: the flow is what e2e tests check, not the assignment's latencies.
 FAST_VENUES = {"VENUE_QUOTE_LATENCY_MS": "5-20", "VENUE_EXECUTE_LATENCY_MS": "20-60"}
