@@ -1,4 +1,4 @@
-"""Orders put where a test needs them: inserted as the api does, moved on as a worker does."""
+"""Orders put where a test needs them: inserted with the api's statement, moved on as a worker does."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import insert_order
+from orders_api.ingest import NewOrder, insert_orders
 from orders_shared.db import connection
 from orders_shared.models import orders_table
 from orders_shared.status import Status
@@ -30,15 +30,7 @@ async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decim
     """
     order_id = uuid.uuid4()
     async with engine.begin() as conn:
-        await insert_order(
-            conn,
-            order_id=order_id,
-            client=client,
-            token_in="SOL",
-            token_out="USDC",
-            amount_in=amount_in,
-            slippage_bps=50,
-        )
+        await insert_orders(conn, [NewOrder(order_id, client, "SOL", "USDC", amount_in, slippage_bps=50)])
         await conn.execute(
             sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders_shared.metrics import Metrics
 
@@ -62,8 +62,8 @@ SELECT id FROM created
 """
 
 
-async def insert_orders(engine: AsyncEngine, orders: Sequence[NewOrder]) -> set[uuid.UUID]:
-    """Insert ``orders`` with their event #1 in one transaction; returns the ids actually created."""
+async def insert_orders(conn: AsyncConnection, orders: Sequence[NewOrder]) -> set[uuid.UUID]:
+    """Insert ``orders`` with their event #1 in one statement; returns the ids actually created."""
     params = {
         "ids": [o.order_id for o in orders],
         "clients": [o.client for o in orders],
@@ -74,9 +74,8 @@ async def insert_orders(engine: AsyncEngine, orders: Sequence[NewOrder]) -> set[
         "amounts": [o.amount_in for o in orders],
         "slippages": [o.slippage_bps for o in orders],
     }
-    async with engine.begin() as conn:
-        result = await conn.exec_driver_sql(_INSERT_BATCH, params)
-        return {row[0] for row in result}
+    result = await conn.exec_driver_sql(_INSERT_BATCH, params)
+    return {row[0] for row in result}
 
 
 _Pending = tuple[NewOrder, "asyncio.Future[bool]"]
@@ -120,7 +119,8 @@ class OrderWriter:
     async def _flush(self, batch: list[_Pending]) -> None:
         orders = [order for order, _ in batch]
         try:
-            created = await insert_orders(self.engine, orders)
+            async with self.engine.begin() as conn:
+                created = await insert_orders(conn, orders)
         except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
             if len(batch) == 1:
                 _fail(batch, exc)
