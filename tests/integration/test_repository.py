@@ -13,13 +13,12 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import list_orders
+from orders_api.repository import fetch_events, fetch_order, list_orders
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
 from orders_shared.pools import dump, pools_table
-from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.status import Status
 from orders_venues.pools import default_pools
 from orders_worker.repository import Confirmation, Ledger, advance, confirm, find_execution, lock_orders

@@ -24,7 +24,6 @@ from orders_shared import pools, routing
 from orders_shared.contracts import RouteLeg
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
 from orders_shared.metrics import Metrics
-from orders_shared.queries import fetch_events, fetch_order
 from orders_shared.settings import ApiSettings
 from orders_shared.status import Status
 from orders_shared.tokens import Token, find_token, plain
@@ -212,10 +211,10 @@ class OrderService:
     async def get(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
         """The order with its events; another client's order does not exist for this one."""
         async with self.engine.connect() as conn:
-            row = await fetch_order(conn, order_id, client)
+            row = await repository.fetch_order(conn, order_id, client)
             if row is None:
                 raise OrderNotFound(str(order_id))
-            events = await fetch_events(conn, order_id)
+            events = await repository.fetch_events(conn, order_id)
         return OrderDetail.model_validate({**_view_fields(row), "events": [e.frame() for e in events]})
 
     async def list(self, *, client: str, status: Status | None, cursor: str | None, limit: int) -> OrderPage:
