@@ -22,32 +22,38 @@ from orders_shared.metrics import render
 Check = Callable[[], Awaitable[bool]]
 
 
-def database_check(engine: AsyncEngine, timeout: float = 2.0) -> Check:
-    """A readiness check that Postgres answers a query."""
+def _answers(probe: Callable[[], Awaitable[object]], timeout: float) -> Check:
+    """A check that passes when ``probe`` completes within ``timeout``."""
 
     async def check() -> bool:
         try:
-            async with asyncio.timeout(timeout), engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(timeout):
+                await probe()
         except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
             return False
         return True
 
     return check
+
+
+def database_check(engine: AsyncEngine, timeout: float = 2.0) -> Check:
+    """A readiness check that Postgres answers a query."""
+
+    async def select_one() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return _answers(select_one, timeout)
 
 
 def pool_check(pool: AsyncConnectionPool[AsyncConnection[Any]], timeout: float = 2.0) -> Check:
     """A readiness check that Postgres answers a query on a connection of the service's psycopg pool."""
 
-    async def check() -> bool:
-        try:
-            async with asyncio.timeout(timeout), connection(pool) as conn:
-                await conn.execute("SELECT 1")
-        except Exception:  # noqa: BLE001  # whatever the failure, the answer is "not ready"
-            return False
-        return True
+    async def select_one() -> None:
+        async with connection(pool) as conn:
+            await conn.execute("SELECT 1")
 
-    return check
+    return _answers(select_one, timeout)
 
 
 def broker_check(connection: AbstractConnection) -> Check:
