@@ -89,47 +89,21 @@ class Lander:
         return landing.outcome.result()
 
     async def _land_all(self, pair: str, batch: list[Landing]) -> None:
-        failed: dict[uuid.UUID, SlippageExceeded] = {}
         try:
             async with connection(self.pool) as conn, conn.transaction():
                 state = await read_pools(conn, pair, self.parsed, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())
-                pools = routing.settled(state, self.settings, now)
-                swapped = False
-                confirmations = []
-                for landing in batch:
-                    if held.get(landing.order_id) != (Status.SUBMITTED.value, landing.held_seq):
-                        continue  # another worker holds it now: it lands it, or already has
-                    ledger = None
-                    amount_out = landing.landed
-                    if amount_out is None:
-                        try:
-                            amount_out, pools = _swap(landing, pools, now)
-                        except SlippageExceeded as exc:
-                            failed[landing.order_id] = exc
-                            continue
-                        ledger = Ledger(landing.decision.dex_chosen, landing.amount_in, chain.current_slot())
-                        swapped = True
-                    confirmations.append(
-                        Confirmation(
-                            order_id=landing.order_id,
-                            expected_seq=landing.held_seq,
-                            signature=landing.signature,
-                            amount_out=amount_out,
-                            executed_price=executed_price(landing.amount_in, amount_out),
-                            ledger=ledger,
-                        )
-                    )
+                turn = _run_swaps(batch, held, routing.settled(state, self.settings, now), now)
                 events = (
                     await confirm(
                         conn,
-                        confirmations,
+                        turn.confirmations,
                         pair=pair,
-                        pools_after=pools if swapped else None,
+                        pools_after=turn.pools if turn.swapped else None,
                         synced_at=now,
                     )
-                    if confirmations
+                    if turn.confirmations
                     else {}
                 )
         except asyncio.CancelledError:
@@ -138,14 +112,55 @@ class Lander:
         except Exception as exc:  # noqa: BLE001 - raised again in the task of every order of the batch
             _settle(batch, exc)
             return
-        if swapped and events:
+        if turn.swapped and events:
             # Written under the row lock, so the row is exactly one version on from what was read.
-            self.parsed.put(pair, state.version + 1, pools)
+            self.parsed.put(pair, state.version + 1, turn.pools)
         for landing in batch:
-            if landing.order_id in failed:
-                landing.outcome.set_exception(failed[landing.order_id])
+            if landing.order_id in turn.failed:
+                landing.outcome.set_exception(turn.failed[landing.order_id])
             else:
                 landing.outcome.set_result(events.get(landing.order_id))
+
+
+@dataclass(slots=True)
+class _Turn:
+    """What a pair's turn did in memory: the confirmations to write and the pools after its swaps."""
+
+    pools: PairPools
+    confirmations: list[Confirmation] = field(default_factory=list)
+    failed: dict[uuid.UUID, SlippageExceeded] = field(default_factory=dict)
+    swapped: bool = False
+
+
+def _run_swaps(
+    batch: list[Landing], held: dict[uuid.UUID, tuple[str, int]], pools: PairPools, now: int
+) -> _Turn:
+    """Each still-held order's swap in turn on ``pools``; one that pays too little drops out alone."""
+    turn = _Turn(pools)
+    for landing in batch:
+        if held.get(landing.order_id) != (Status.SUBMITTED.value, landing.held_seq):
+            continue  # another worker holds it now: it lands it, or already has
+        ledger = None
+        amount_out = landing.landed
+        if amount_out is None:
+            try:
+                amount_out, turn.pools = _swap(landing, turn.pools, now)
+            except SlippageExceeded as exc:
+                turn.failed[landing.order_id] = exc
+                continue
+            ledger = Ledger(landing.decision.dex_chosen, landing.amount_in, chain.current_slot())
+            turn.swapped = True
+        turn.confirmations.append(
+            Confirmation(
+                order_id=landing.order_id,
+                expected_seq=landing.held_seq,
+                signature=landing.signature,
+                amount_out=amount_out,
+                executed_price=executed_price(landing.amount_in, amount_out),
+                ledger=ledger,
+            )
+        )
+    return turn
 
 
 def _swap(landing: Landing, pools: PairPools, now: int) -> tuple[Decimal, PairPools]:

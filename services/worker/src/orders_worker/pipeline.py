@@ -94,7 +94,8 @@ class Pipeline:
             if not order.route:
                 raise NoRoute("the order was submitted without a stored route")
             decision = routing.Decision.from_json(order.route)
-            await self._land(order, held, decision, token_in, token_out, resumed=True)
+            signature = chain.swap_signature(order.id)
+            await self._land(order, held, decision, token_in, token_out, signature, resumed=True)
             return
         await self._attempt(order, held, message.attempt, token_in, token_out)
 
@@ -139,7 +140,7 @@ class Pipeline:
         )
         if submitted is None:
             return
-        await self._land(order, held, decision, token_in, token_out, resumed=False)
+        await self._land(order, held, decision, token_in, token_out, signature, resumed=False)
 
     async def _land(
         self,
@@ -148,11 +149,11 @@ class Pipeline:
         decision: routing.Decision,
         token_in: Token,
         token_out: Token,
+        signature: str,
         *,
         resumed: bool,
     ) -> None:
         started = time.perf_counter()
-        signature = chain.swap_signature(order.id)
         landed = None
         if resumed:
             # Submitted by an earlier holder: the swap may have landed already; never send it twice.

@@ -68,6 +68,11 @@ class ParsedPools:
 
     by_pair: dict[str, tuple[int, PairPools]] = field(default_factory=dict)
 
+    def version(self, pair: str) -> int:
+        """The version of the pair's pools parsed last; -1 if none."""
+        known = self.by_pair.get(pair)
+        return known[0] if known is not None else -1
+
     def get(self, pair: str, version: int) -> PairPools | None:
         """The pair's pools at ``version``, if parsed before."""
         known = self.by_pair.get(pair)
@@ -90,11 +95,8 @@ async def read_pools(
     pg: AsyncConnection[Any], pair: str, parsed: ParsedPools, *, lock: bool = False
 ) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends."""
-    known = parsed.by_pair.get(pair)
     cur = await pg.execute(
-        _POOLS_LOCKED if lock else _POOLS,
-        {"pair": pair, "known": known[0] if known else -1},
-        prepare=True,
+        _POOLS_LOCKED if lock else _POOLS, {"pair": pair, "known": parsed.version(pair)}, prepare=True
     )
     row = await cur.fetchone()
     if row is None:
@@ -105,6 +107,20 @@ async def read_pools(
         pools = load(state)
         parsed.put(pair, version, pools)
     return PairState(pools, synced_at, origin, version)
+
+
+def _draft(order_id: uuid.UUID, status: Status, detail: dict[str, Any]) -> tuple[OrderEvent, Jsonb]:
+    """The event validated ahead of its row, and the detail to store.
+
+    Its seq, time and attempt are the database's, filled in from RETURNING; validating first means the
+    detail stored is exactly what subscribers will be sent. The attempt is stored as the row has it.
+    """
+    draft = OrderEvent.model_validate(
+        {**detail, "orderId": order_id, "seq": 1, "status": status, "at": _EPOCH}
+    )
+    stored = draft.detail()
+    stored.pop("attempt", None)
+    return draft, Jsonb(stored)
 
 
 def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool) -> str:
@@ -145,18 +161,14 @@ async def advance(
     the order is no longer where the caller saw it (another worker holds it): nothing written.
     """
     ensure_legal(expected, new)
-    # Validated first (the seq, time and attempt are the database's, filled in below), so the detail
-    # stored is exactly what subscribers will be sent.
-    draft = OrderEvent.model_validate({**detail, "orderId": order_id, "seq": 1, "status": new, "at": _EPOCH})
-    stored = draft.detail()
-    stored.pop("attempt", None)
+    draft, stored = _draft(order_id, new, detail)
     names = tuple(sorted(columns))
     params: dict[str, Any] = {
         "id": order_id,
         "new": new.value,
         "expected": expected.value,
         "expected_seq": expected_seq,
-        "detail": Jsonb(stored),
+        "detail": stored,
         "raise_attempt": raise_attempt,
     }
     params.update(
@@ -247,21 +259,9 @@ async def confirm(
     drafts: dict[uuid.UUID, OrderEvent] = {}
     details = []
     for c in confirmations:
-        draft = OrderEvent.model_validate(
-            {
-                "orderId": c.order_id,
-                "seq": 1,
-                "status": Status.CONFIRMED,
-                "at": _EPOCH,
-                "txHash": c.signature,
-                "executedPrice": c.executed_price,
-                "amountOut": c.amount_out,
-            }
-        )
-        drafts[c.order_id] = draft
-        stored = draft.detail()
-        stored.pop("attempt", None)
-        details.append(Jsonb(stored))
+        detail = {"txHash": c.signature, "executedPrice": c.executed_price, "amountOut": c.amount_out}
+        drafts[c.order_id], stored = _draft(c.order_id, Status.CONFIRMED, detail)
+        details.append(stored)
     swaps = [(c, c.ledger) for c in confirmations if c.ledger is not None]
     params: dict[str, Any] = {
         "ids": [c.order_id for c in confirmations],
