@@ -171,8 +171,11 @@ async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced
 
 
 async def _until_a_backend_waits_on_pools(engine: AsyncEngine) -> None:
+    # Postgres announces no "started waiting for a lock" event: poll its view of this run's own backends
+    # (the running stack's worker shares the database but not the application name).
     waiting = sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM pools%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'orders-tests'"
+        " AND wait_event_type = 'Lock' AND query LIKE '%FROM pools%'"
     )
     async with asyncio.timeout(10):
         while True:
