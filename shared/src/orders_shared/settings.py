@@ -163,9 +163,7 @@ class WorkerSettings(CommonSettings):
     worker_port: int = Field(
         default=8002, ge=1, le=65535, description="Port of the worker's health and metrics."
     )
-    worker_concurrency: int = Field(
-        default=100, ge=1, le=1000, description="Orders one worker holds at once."
-    )
+    worker_concurrency: int = Field(default=10, ge=1, le=1000, description="Orders one worker holds at once.")
     venue_quote_latency_ms: LatencyRange = Field(
         default="200-400", description="Simulated quote latency range."
     )
