@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -18,10 +21,20 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table
-from orders_shared.pools import dump, pools_table
+from orders_shared.pools import PairState, dump, pools_table
 from orders_shared.status import Status
+from orders_venues import PairPools
 from orders_venues.pools import default_pools
-from orders_worker.repository import Confirmation, Ledger, advance, confirm, find_execution, lock_orders
+from orders_worker.repository import (
+    Confirmation,
+    Ledger,
+    ParsedPools,
+    advance,
+    confirm,
+    find_execution,
+    lock_orders,
+    read_pools,
+)
 from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -202,3 +215,72 @@ async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: Async
     assert len(seen) == 5
     stamps = [(r.created_at, r.id) for r in [*first, *rest]]
     assert stamps == sorted(stamps, reverse=True)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_pair(engine: AsyncEngine) -> AsyncIterator[str]:
+    """A pair of this test's own in the pools table, at version 1 with the "first" pools; removed after."""
+    pair = f"TEST-{uuid.uuid4().hex[:8]}"
+    row = {"pair": pair, "state": dump(_POOLS["first"]), "synced_at": 0, "origin": 0, "version": 1}
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(pools_table).values(row))
+    yield pair
+    async with engine.begin() as conn:
+        await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
+
+
+async def _read_while_another_task_puts(
+    engine: AsyncEngine, pool: Pool, pair: str, parsed: ParsedPools, newer: tuple[int, PairPools]
+) -> PairState:
+    """read_pools under the row lock, with ``newer`` put into the cache (as another task of the worker
+    would) while the read waits in Postgres for the row."""
+
+    async def read_locked(pg: AsyncConnection[Any]) -> PairState:
+        async with pg.transaction():
+            return await read_pools(pg, pair, parsed, lock=True)
+
+    async with connection(pool) as pg, engine.connect() as blocker:
+        await blocker.execute(
+            sa.select(pools_table.c.pair).where(pools_table.c.pair == pair).with_for_update()
+        )
+        blocker_pid = (await blocker.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
+        reading = asyncio.create_task(read_locked(pg))
+        await _until_blocked_by(engine, pg.info.backend_pid, blocker_pid)
+        parsed.put(pair, *newer)
+        await blocker.rollback()
+        return await reading
+
+
+async def _until_blocked_by(engine: AsyncEngine, waiter_pid: int, blocker_pid: int) -> None:
+    # Postgres announces no "started waiting for a lock" event: poll until it reports this backend as
+    # waiting on the blocker's lock.
+    blocked = sa.text("SELECT CAST(:blocker AS int) = ANY(pg_blocking_pids(:waiter))")
+    async with asyncio.timeout(10):
+        while True:
+            async with engine.connect() as conn:
+                if (await conn.execute(blocked, {"blocker": blocker_pid, "waiter": waiter_pid})).scalar():
+                    return
+            await asyncio.sleep(0.01)
+
+
+async def test_read_pools_uses_the_entry_it_asked_about_though_another_task_replaced_it(
+    engine: AsyncEngine, pool: Pool, own_pair: str
+) -> None:
+    parsed = ParsedPools()
+    cached = _POOLS["first"]
+    parsed.put(own_pair, 1, cached)
+    # The row is at the version the read sends, so Postgres leaves its state out: the read must use the
+    # pools it had at that version, not whatever the cache holds when the answer arrives.
+    state = await _read_while_another_task_puts(engine, pool, own_pair, parsed, (2, _POOLS["second"]))
+    assert state.version == 1
+    assert state.pools is cached
+
+
+async def test_read_pools_never_moves_the_cache_back(engine: AsyncEngine, pool: Pool, own_pair: str) -> None:
+    parsed = ParsedPools()
+    parsed.put(own_pair, 0, _POOLS["after"])
+    newer = (2, _POOLS["second"])
+    # The read parses version 1; another task has cached version 2 meanwhile, which must stay.
+    state = await _read_while_another_task_puts(engine, pool, own_pair, parsed, newer)
+    assert (state.version, state.pools) == (1, _POOLS["first"])
+    assert parsed.by_pair[own_pair] == newer

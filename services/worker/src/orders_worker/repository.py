@@ -73,10 +73,9 @@ class ParsedPools:
         known = self.by_pair.get(pair)
         return known[0] if known is not None else -1
 
-    def get(self, pair: str, version: int) -> PairPools | None:
-        """The pair's pools at ``version``, if parsed before."""
-        known = self.by_pair.get(pair)
-        return known[1] if known is not None and known[0] == version else None
+    def entry(self, pair: str) -> tuple[int, PairPools] | None:
+        """The pair's (version, pools) parsed last, if any."""
+        return self.by_pair.get(pair)
 
     def put(self, pair: str, version: int, pools: PairPools) -> None:
         """Remember the pair's pools at ``version``."""
@@ -95,17 +94,23 @@ async def read_pools(
     pg: AsyncConnection[Any], pair: str, parsed: ParsedPools, *, lock: bool = False
 ) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends."""
-    cur = await pg.execute(
-        _POOLS_LOCKED if lock else _POOLS, {"pair": pair, "known": parsed.version(pair)}, prepare=True
-    )
+    # Taken before the query: another task of this worker may replace the entry while the query runs,
+    # and a NULL state means "the version you sent", whatever the cache holds by the time it arrives.
+    cached = parsed.entry(pair)
+    known = cached[0] if cached is not None else -1
+    cur = await pg.execute(_POOLS_LOCKED if lock else _POOLS, {"pair": pair, "known": known}, prepare=True)
     row = await cur.fetchone()
     if row is None:
         raise LookupError(f"no pools for {pair}")
     version, synced_at, origin, state = row
-    pools = parsed.get(pair, version)
-    if pools is None:
+    if state is None and cached is not None:
+        pools = cached[1]
+    else:
         pools = load(state)
-        parsed.put(pair, version, pools)
+        # Versions only grow: a read that another task's newer entry overtook must not move the cache
+        # back, or the next read would parse again what this worker has parsed already.
+        if version > parsed.version(pair):
+            parsed.put(pair, version, pools)
     return PairState(pools, synced_at, origin, version)
 
 
