@@ -1,11 +1,14 @@
 """`make bench`: start the services as real processes, run each scenario within its bounds, print one table.
 
-    python -m bench.run [--only ingest,e2e,pipeline,fanout] [--profile] [--quick]
+    python -m bench.run [--only ingest,sustained,e2e,pipeline,fanout] [--profile] [--quick] [--compare REV]
 
 Scenarios (each on a fresh database cloned from a migrated template, its own vhost, fresh processes):
 
 - ingest    wrk POSTs for ``--ingest-seconds`` at each of ``--ingest-connections``; afterwards the orders
             committed and enqueued (``enqueued_at`` set) are counted in Postgres.
+- sustained wrk POSTs at ``--sustained-connections`` for ``--sustained-seconds`` while Postgres is asked
+            every second for the orders committed and those the outbox relay has not published yet;
+            accepted/s, published/s, the largest backlog, and how long it takes to drain once wrk stops.
 - e2e       the assignment's latencies (quotes 200-400 ms, swaps 2-3 s), one worker: ``--e2e-orders``
             submitted as fast as possible; orders/min completed and POST→confirmed p50/p99.
 - pipeline  latencies 0: orders/s through api → worker → notifier → subscribed sockets, for each
@@ -16,11 +19,16 @@ Scenarios (each on a fresh database cloned from a migrated template, its own vho
 The table goes to stdout and, with every detail, to ``bench/results/bench-<UTC time>.json`` (and
 ``latest.json``). ``--profile`` also records py-spy flame graphs of the services during ingest and pipeline
 (``bench/results/<scenario>-<service>.svg``, raw stacks beside them, summarised in ``profile.txt``).
+
+``--compare REV`` checks REV out into a temporary git worktree with a virtualenv of its own (uv, from its
+lockfile) and runs every scenario for REV's services ("old") and this tree's ("new") alternately, then
+prints a second table: each side's throughput, latencies and CPU per order, and new/old.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
@@ -34,13 +42,15 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
+from bench.compare import current_tree, worktree
 from bench.profile import summarize
-from bench.report import Result, machine, render_table
+from bench.report import Result, compare_summary, machine, render_compare, render_table
 from bench.scenarios import RESULTS, ROOT, Bench, say
-from bench.stack import Infra
+from bench.stack import CURRENT, Infra, Tree
 
 # --- main ------------------------------------------------------------------------------------------------
 
@@ -49,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The bounds of every scenario; the defaults are what `make bench` runs."""
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--only", default="ingest,e2e,pipeline,fanout", help="comma-separated scenarios")
+    p.add_argument("--only", default="ingest,sustained,e2e,pipeline,fanout", help="comma-separated scenarios")
     p.add_argument("--profile", action="store_true", help="py-spy flame graphs during ingest and pipeline")
     p.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (a smoke test)")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs also after a clean run")
@@ -57,6 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-connections", default="16,64")
     p.add_argument("--ingest-seconds", type=int, default=20)
     p.add_argument("--drain-seconds", type=float, default=30, help="wait this long for the outbox")
+    p.add_argument("--sustained-connections", type=int, default=64)
+    p.add_argument("--sustained-seconds", type=int, default=60)
     p.add_argument("--e2e-orders", type=int, default=1000)
     p.add_argument("--e2e-concurrency", type=int, default=1000, help="WORKER_CONCURRENCY of e2e")
     p.add_argument("--fanout-concurrency", type=int, default=100, help="WORKER_CONCURRENCY of fanout")
@@ -71,7 +83,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fanout-timeout", type=float, default=120)
     p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
     p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
-    p.add_argument("--budget-seconds", type=float, default=540, help="skip what would start after this")
+    p.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=540,
+        help="skip what would start after this (with --compare: after this times the runs per scenario)",
+    )
+    p.add_argument("--compare", metavar="REV", help="also run REV's services (a git worktree) and compare")
+    p.add_argument(
+        "--compare-rounds",
+        type=int,
+        default=1,
+        help="runs per side and scenario: 1 is old, new; 2 is old, new, new, old; …",
+    )
     p.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders"),
@@ -80,7 +104,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.ingest_seconds, args.e2e_orders, args.pipeline_orders, args.fanout_sockets = 3, 100, 200, 100
-        args.drain_seconds = 10
+        args.drain_seconds, args.sustained_seconds = 10, 8
+    if args.compare_rounds < 1:
+        p.error("--compare-rounds must be at least 1")
     return args
 
 
@@ -102,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             for c in (int(x) for x in args.ingest_connections.split(",")):
                 plan.append((f"ingest-{c}", functools.partial(Bench.ingest, connections=c)))
+    if "sustained" in only:
+        if shutil.which("wrk") is None:
+            say("wrk is not installed (Debian's wrk package; `make bench` installs it): skipping sustained")
+        else:
+            plan.append(("sustained", Bench.sustained))
     if "e2e" in only:
         plan.append(("e2e", Bench.e2e))
     if "pipeline" in only:
@@ -117,37 +148,55 @@ def main(argv: list[str] | None = None) -> int:
     skipped: list[str] = []
     failed = False
     bench = Bench(args, infra, log_dir)
-    try:
-        say(f"database orders_bench_{infra.tag}_*, vhosts orders-bench-{infra.tag}-*, logs in {log_dir}")
-        infra.setup(len(plan), log_dir)
-        for name, run in plan:
-            for attempt in (1, 2):  # once more if the run went wrong (others share this machine)
-                if time.monotonic() - started > args.budget_seconds:
+    compared: dict[str, Any] = {}
+    building: contextlib.AbstractContextManager[tuple[Tree, str] | None] = (
+        worktree(args.compare, log_dir) if args.compare else contextlib.nullcontext()
+    )
+    with building as old:
+        if old is None:
+            order = [CURRENT]
+        else:
+            new = current_tree()
+            # ABBA: old, new, then new, old, … so neither side always runs on the warmer machine.
+            pairs = [(old[0], new[0]) if i % 2 == 0 else (new[0], old[0]) for i in range(args.compare_rounds)]
+            order = [tree for pair in pairs for tree in pair]
+            compared = {
+                "old": {"rev": args.compare, "commit": old[0].commit, "worktree": str(old[0].root)},
+                "new": {"commit": new[0].commit, "tree": str(ROOT)},
+                "rounds": args.compare_rounds,
+                "order": [t.side for t in order],
+                "title": f"Compared: old = {old[1]}; new = {new[1]}. "
+                f"Each scenario ran {', '.join(t.side for t in order)}.",
+            }
+            say(compared["title"])
+        budget = args.budget_seconds * len(order)  # per side and round
+        strict = old is None  # comparing, a side's second attempt runs even past the budget
+        begun = time.monotonic()
+        try:
+            trees = list({t.side: t for t in order}.values())
+            say(f"database orders_bench_{infra.tag}_*, vhosts orders-bench-{infra.tag}-*, logs in {log_dir}")
+            infra.setup(len(plan) * len(order), log_dir, trees)
+            for name, run in plan:
+                if time.monotonic() - begun > budget:
                     skipped.append(name)
                     say(f"{name}: skipped, past the time budget")
-                    break
-                say(f"{name}: starting" + (" again" if attempt == 2 else ""))
-                try:
-                    result = run(bench)
-                except (
-                    RuntimeError,
-                    TimeoutError,
-                    OSError,
-                    subprocess.SubprocessError,
-                    psycopg.Error,
-                ) as exc:
-                    say(f"{name}: FAILED: {exc}")
-                    result = Result(name, "failed", None, "", None, None, notes=str(exc), ok=False)
-                result.detail["attempt"] = attempt
-                if result.ok or attempt == 2:
+                    continue
+                for tree in order:
+                    bench.tree = tree
+                    result = _run_once(bench, name, run, lambda: strict and time.monotonic() - begun > budget)
+                    if result is None:
+                        skipped.append(name)
+                        continue
+                    result.name, result.side = name, tree.side
                     failed = failed or not result.ok
                     results.append(result)
-                    break
-                say(f"{name}: not clean ({result.notes}); running it again")
-    finally:
-        bench.profiler.stop()
-        infra.teardown()
+        finally:
+            bench.profiler.stop()
+            infra.teardown()
     table = render_table(results)
+    if compared:
+        compared["summary"] = compare_summary(results)
+        table += "\n\n" + render_compare(compared["summary"], compared["title"])
     sys.stdout.write("\n" + table + "\n")
     report = {
         "started_at": started_at.isoformat(),
@@ -156,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "args": vars(args),
         "skipped": skipped,
         "table": table,
+        "compare": compared or None,
         "results": [r.__dict__ for r in results],
     }
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
@@ -173,6 +223,29 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(log_dir, ignore_errors=True)
     return 1 if failed else 0
+
+
+def _run_once(
+    bench: Bench, name: str, run: Callable[[Bench], Result], past_budget: Callable[[], bool]
+) -> Result | None:
+    """Run one scenario on ``bench.tree``'s services; once more if that went wrong (others share this
+    machine) and the budget allows. None: skipped."""
+    label = f"{name} ({bench.tree.side})" if bench.tree.side else name
+    for attempt in (1, 2):
+        if past_budget():
+            say(f"{label}: skipped, past the time budget")
+            return None
+        say(f"{label}: starting" + (" again" if attempt == 2 else ""))
+        try:
+            result = run(bench)
+        except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError, psycopg.Error) as exc:
+            say(f"{label}: FAILED: {exc}")
+            result = Result(name, "failed", None, "", None, None, notes=str(exc), ok=False)
+        result.detail["attempt"] = attempt
+        if result.ok or attempt == 2:
+            return result
+        say(f"{label}: not clean ({result.notes}); running it again")
+    raise AssertionError("unreachable")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """The scenarios: each starts its own services on a fresh database and vhost, loads them, measures them.
 
 - ingest    wrk POSTs; afterwards the orders committed and enqueued are counted in Postgres.
+- sustained wrk POSTs at 64 connections for a minute while Postgres is asked every second how many orders
+            are committed and how many the outbox relay has not published yet; then how long that backlog
+            takes to drain.
 - e2e       the assignment's latencies, one worker; orders/min and POST→confirmed.
 - pipeline  latencies 0, 1/2/4 workers; orders/s through api → worker → notifier → sockets.
 - fanout    one socket per order, opened before the worker starts; delivery lag of every live event.
@@ -20,9 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from bench.profile import Profiler
 from bench.report import Result, per_order
-from bench.stack import Infra, Service, Stack, count_orders
+from bench.stack import CURRENT, Infra, Service, Stack, Tree, backlog, count_orders
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -46,14 +51,20 @@ class Bench:
         self.log_dir = log_dir
         self.profiler = Profiler(args.profile, RESULTS)
         self.index = 0
+        self.tree: Tree = CURRENT  # whose services the next scenario starts (--compare switches it)
+
+    def label(self, name: str) -> str:
+        """``name``, with the side when comparing: the logs' and profiles' file names."""
+        return f"{name}-{self.tree.side}" if self.tree.side else name
 
     def load_env(self) -> dict[str, str]:
-        """The load generators' environment: the API key, if the engine has keys."""
-        return {**os.environ, **({"BENCH_API_KEY": self.infra.api_key} if self.infra.api_key else {})}
+        """The load generators' environment: the API key of the tree's template, if the engine has keys."""
+        key = self.infra.api_keys.get(self.tree.side)
+        return {**os.environ, **({"BENCH_API_KEY": key} if key else {})}
 
     def stack(self, label: str) -> Stack:
-        """A fresh database and vhost for ``label``, and a Stack to start processes on them."""
-        database, database_url, amqp_url = self.infra.scenario(self.index)
+        """A fresh database and vhost for ``label``, and a Stack to start the tree's processes on them."""
+        database, database_url, amqp_url = self.infra.scenario(self.index, self.tree)
         self.index += 1
         env = {
             "DATABASE_URL": database_url,
@@ -67,13 +78,13 @@ class Bench:
             "RATE_LIMIT_ORDERS_BURST": "1000000",
             "WS_MAX_CONNECTIONS_PER_CLIENT": "5000",
         }
-        return Stack(env, self.log_dir, label, database)
+        return Stack(env, self.log_dir, label, database, self.tree)
 
     # --- ingest ----------------------------------------------------------------------------------------
 
     def ingest(self, connections: int) -> Result:
         """wrk POSTs at ``connections`` for the set time; then count what Postgres committed and enqueued."""
-        label = f"ingest-{connections}"
+        label = self.label(f"ingest-{connections}")
         seconds = self.args.ingest_seconds
         with self.stack(label) as stack:
             # The worker at its defaults (the assignment's latencies) takes a few orders a second.
@@ -120,17 +131,87 @@ class Bench:
             ok=not errors and enqueued == committed,
         )
 
+    # --- sustained ---------------------------------------------------------------------------------------
+
+    def sustained(self) -> Result:
+        """wrk for ``--sustained-seconds``, the outbox's backlog sampled every second; then its drain."""
+        label = self.label("sustained")
+        seconds, connections = self.args.sustained_seconds, self.args.sustained_connections
+        with self.stack(label) as stack:
+            api, _, _ = stack.start_all([("api", {}), ("worker", {}), ("notifier", {})])
+            database_url = stack.env["DATABASE_URL"]
+            stack.mark()
+            with BacklogSampler(database_url, interval_s=1.0) as during:
+                wrk = _wrk(api.url, connections, seconds, self.log_dir / f"{label}-wrk.log", self.load_env())
+            wrk_ended = time.monotonic()
+            drain, drain_s = _drain(database_url, wrk_ended, self.args.drain_seconds)
+            usage = stack.usage(wrk["wrk_cpu_s"])
+        unpublished_at_end, committed_at_end = drain[0][1], drain[0][2]
+        unpublished, committed = drain[-1][1], drain[-1][2]
+        usage["postgres_stats"] = pg_stats(stack.pg_delta, committed)
+        duration = wrk["duration_us"] / 1e6
+        accepted = wrk["requests"] - wrk["errors"]["status"]
+        accepted_per_s = accepted / duration
+        published_per_s = (committed_at_end - unpublished_at_end) / duration
+        max_backlog = max(b for _, b, _ in [*during.samples, *drain])
+        max_backlog_s = max_backlog / accepted_per_s if accepted_per_s > 0 else None
+        errors = {k: v for k, v in wrk["errors"].items() if v}
+        detail: dict[str, Any] = {
+            **wrk,
+            "connections": connections,
+            "accepted": accepted,
+            "accepted_per_s": round(accepted_per_s, 1),
+            "published_per_s": round(published_per_s, 1),
+            "committed_when_wrk_ended": committed_at_end,
+            "backlog_when_wrk_ended": unpublished_at_end,
+            "max_backlog": max_backlog,
+            "max_backlog_s_of_intake": None if max_backlog_s is None else round(max_backlog_s, 2),
+            "drain_s": drain_s,  # None: the backlog did not reach 0 within --drain-seconds
+            "committed": committed,
+            "backlog": unpublished,
+            # (seconds since wrk started or ended, unpublished, committed)
+            "samples_during_load": during.samples,
+            "samples_after_load": drain,
+        }
+        detail["cpu_ms_per_order"] = per_order(usage, committed)
+        notes = (
+            f"{accepted:,} accepted ({accepted_per_s:,.0f}/s), {committed:,} committed; published "
+            f"{published_per_s:,.0f}/s while wrk ran; max backlog {max_backlog:,} orders"
+            + (f" = {max_backlog_s:.2f} s of intake" if max_backlog_s is not None else "")
+            + f", {unpublished_at_end:,} when wrk stopped, "
+            + (
+                f"drained in {drain_s} s"
+                if drain_s is not None
+                else f"{unpublished:,} still after {drain[-1][0]} s"
+            )
+            + (f"; wrk errors {errors}, statuses {wrk.get('statuses')}" if errors else "")
+            + f"; {_per_order_note(usage, committed)}"
+        )
+        return Result(
+            "sustained",
+            f"wrk {connections} conn, {seconds} s",
+            round(accepted_per_s, 1),
+            "req/s",
+            wrk["latency_us"]["p50"] / 1000,
+            wrk["latency_us"]["p99"] / 1000,
+            usage,
+            notes,
+            detail,
+            ok=not errors and drain_s is not None and not during.error,
+        )
+
     # --- end to end and pipeline -----------------------------------------------------------------------
 
     def e2e(self) -> Result:
         """The assignment's latencies, one worker holding ``--e2e-concurrency`` orders."""
         concurrency = self.args.e2e_concurrency
-        with self.stack("e2e") as stack:
+        label = self.label("e2e")
+        with self.stack(label) as stack:
             worker_env = {"WORKER_CONCURRENCY": str(concurrency), **ASSIGNMENT_LATENCIES}
             _, _, notifier = stack.start_all([("api", {}), ("worker", worker_env), ("notifier", {})])
             stack.mark()
             out = self._loadgen(
-                "e2e",
+                label,
                 "orders",
                 stack,
                 notifier,
@@ -156,7 +237,7 @@ class Bench:
 
     def pipeline(self, workers: int) -> Result:
         """Latencies 0: how many orders a second the whole chain carries with ``workers`` processes."""
-        label = f"pipeline-{workers}w"
+        label = self.label(f"pipeline-{workers}w")
         concurrency = self.args.pipeline_concurrency
         # Postgres allows 100 connections; each process may open twice its pool.
         pool = str(max(4, min(10, 24 // workers)))
@@ -199,7 +280,8 @@ class Bench:
     def fanout(self) -> Result:
         """One socket per order, all open and holding `pending` before the worker starts."""
         sockets, concurrency = self.args.fanout_sockets, self.args.fanout_concurrency
-        with self.stack("fanout") as stack:
+        label = self.label("fanout")
+        with self.stack(label) as stack:
             _, notifier = stack.start_all([("api", {}), ("notifier", {})])
             stack.mark()
 
@@ -209,7 +291,7 @@ class Bench:
                     stack.start("worker", WORKER_CONCURRENCY=str(concurrency), **ASSIGNMENT_LATENCIES)
 
             out = self._loadgen(
-                "fanout",
+                label,
                 "fanout",
                 stack,
                 notifier,
@@ -289,6 +371,54 @@ class Bench:
         return result
 
 
+class BacklogSampler:
+    """Asks Postgres every ``interval_s`` for the orders committed and those the relay has not published."""
+
+    def __init__(self, database_url: str, interval_s: float) -> None:
+        self.database_url = database_url
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, int, int]] = []  # (s since start, unpublished, committed)
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backlog", daemon=True)
+
+    def __enter__(self) -> BacklogSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            with psycopg.connect(self.database_url, autocommit=True) as conn:
+                while not self._stop.wait(self.interval_s):
+                    unpublished, committed = backlog(conn)
+                    self.samples.append((round(time.monotonic() - started, 2), unpublished, committed))
+        except psycopg.Error as exc:
+            self.error = str(exc)  # the scenario is not clean; it says so
+
+
+def _drain(
+    database_url: str, since: float, bound_s: float
+) -> tuple[list[tuple[float, int, int]], float | None]:
+    """Sample the backlog every 0.1 s from ``since`` until it is 0 or ``bound_s`` has passed: the samples
+    (s since ``since``, unpublished, committed), and the seconds it took to reach 0 (None: it did not)."""
+    samples: list[tuple[float, int, int]] = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            unpublished, committed = backlog(conn)
+            elapsed = round(time.monotonic() - since, 2)
+            samples.append((elapsed, unpublished, committed))
+            if unpublished == 0:
+                return samples, elapsed
+            if elapsed >= bound_s:
+                return samples, None
+            time.sleep(0.1)  # the relay has no event to await from here
+
+
 def children_cpu_s() -> float:
     """CPU seconds of every child process waited for so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -331,11 +461,12 @@ def _orders_notes(out: dict[str, Any], usage: dict[str, Any]) -> str:
 
 
 def _wrk(url: str, connections: int, seconds: int, log_path: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Run wrk with wrk_post.lua; its JSON summary line, and its CPU seconds (``wrk_cpu_s``)."""
     command = [
         "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency",
         "-s", str(ROOT / "bench" / "wrk_post.lua"), url,
     ]  # fmt: skip
-    say(f"ingest: {' '.join(command)}")
+    say(f"{log_path.name.removesuffix('-wrk.log')}: {' '.join(command)}")
     cpu_before = children_cpu_s()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True)
     log_path.write_text(done.stdout + done.stderr)

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -40,8 +41,39 @@ from bench.measure import (
     rabbitmq_pids,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PORT_VAR = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}
+
+
+@dataclass(frozen=True)
+class Tree:
+    """The source tree whose services (and migrations, and API-key command) a run starts.
+
+    The current tree runs from the bench's own virtualenv; with ``--compare`` the other revision runs from a
+    git worktree with a virtualenv of its own. The bench code (load generators, measurement) is always the
+    current tree's.
+    """
+
+    side: str  # "new" or "old" when comparing, "" otherwise
+    root: Path
+    bin: Path
+    commit: str = ""
+
+    def command(self, name: str) -> list[str]:
+        """The console script ``name`` of this tree's virtualenv."""
+        return [str(self.bin / name)]
+
+    def env(self) -> dict[str, str]:
+        """The process environment with this tree's virtualenv in front."""
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        env["VIRTUAL_ENV"] = str(self.bin.parent)
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
+        return env
+
+
+CURRENT = Tree("", ROOT, BIN)
 
 
 # --- database and vhost ------------------------------------------------------------------------------
@@ -66,31 +98,33 @@ class Infra:
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     databases: list[str] = field(default_factory=list)
     vhosts: list[str] = field(default_factory=list)
-    api_key: str | None = None
+    api_keys: dict[str, str | None] = field(default_factory=dict)  # by Tree.side
 
     @property
     def admin_url(self) -> str:
         """The server's `postgres` database, to create and drop ours."""
         return _with_path(self.database_url, "/postgres")
 
-    @property
-    def template(self) -> str:
-        """The database migrated once and cloned for each scenario."""
-        return f"orders_bench_{self.tag}_tpl"
+    def template(self, tree: Tree = CURRENT) -> str:
+        """The database migrated once (by ``tree``'s migrations) and cloned for each of its scenarios."""
+        return f"orders_bench_{self.tag}_tpl" + (f"_{tree.side}" if tree.side else "")
 
-    def setup(self, scenarios: int, log_dir: Path) -> None:
-        """Migrate the template with `orders-migrate` and create one vhost per scenario."""
-        self.databases.append(self.template)
-        with (log_dir / "migrate.log").open("wb") as log:
-            subprocess.run(
-                [str(BIN / "orders-migrate"), "--create-database"],
-                env={**os.environ, "DATABASE_URL": _with_path(self.database_url, f"/{self.template}")},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=120,
-            )
-        self.api_key = _create_api_key(_with_path(self.database_url, f"/{self.template}"))
+    def setup(self, scenarios: int, log_dir: Path, trees: Iterable[Tree] = (CURRENT,)) -> None:
+        """Migrate a template per tree with its `orders-migrate` and create one vhost per scenario."""
+        for tree in trees:
+            template = self.template(tree)
+            self.databases.append(template)
+            with (log_dir / f"migrate{'-' + tree.side if tree.side else ''}.log").open("wb") as log:
+                subprocess.run(
+                    [*tree.command("orders-migrate"), "--create-database"],
+                    cwd=tree.root,
+                    env={**tree.env(), "DATABASE_URL": _with_path(self.database_url, f"/{template}")},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    check=True,
+                    timeout=120,
+                )
+            self.api_keys[tree.side] = _create_api_key(_with_path(self.database_url, f"/{template}"), tree)
         names = [f"orders-bench-{self.tag}-{i}" for i in range(scenarios)]
         self.vhosts.extend(names)
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -101,8 +135,9 @@ class Infra:
         _rabbitmqctl("add_vhost", name)
         _rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
 
-    def scenario(self, index: int) -> tuple[str, str, str]:
-        """(database name, DATABASE_URL, AMQP_URL) of scenario ``index``: a fresh clone and its own vhost."""
+    def scenario(self, index: int, tree: Tree = CURRENT) -> tuple[str, str, str]:
+        """(database name, DATABASE_URL, AMQP_URL) of scenario ``index``: a fresh clone of ``tree``'s
+        template and its own vhost."""
         self.wait_available()
         while index >= len(self.vhosts):  # a scenario run again after a failure
             self.vhosts.append(f"orders-bench-{self.tag}-{len(self.vhosts)}")
@@ -110,7 +145,9 @@ class Infra:
         name = f"orders_bench_{self.tag}_{index}"
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(*map(sql.Identifier, (name, self.template)))
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    *map(sql.Identifier, (name, self.template(tree)))
+                )
             )
         self.databases.append(name)
         return (
@@ -155,14 +192,15 @@ class Infra:
             sys.stderr.write("bench: cleanup problems: " + "; ".join(problems) + "\n")
 
 
-def _create_api_key(database_url: str) -> str | None:
+def _create_api_key(database_url: str, tree: Tree) -> str | None:
     """An API key in the template (so every clone has it), made with `orders-api-key`; None without it."""
-    cli = BIN / "orders-api-key"
+    cli = tree.bin / "orders-api-key"
     if not cli.exists():
         return None
     done = subprocess.run(
         [str(cli), "create", "make bench"],
-        env={**os.environ, "DATABASE_URL": database_url},
+        cwd=tree.root,
+        env={**tree.env(), "DATABASE_URL": database_url},
         capture_output=True,
         text=True,
         check=True,
@@ -186,6 +224,16 @@ def count_orders(database_url: str) -> tuple[int, int]:
     """(orders committed, orders enqueued) in a scenario's database."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT count(*), count(enqueued_at) FROM orders").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+BACKLOG_QUERY = "SELECT count(*) FILTER (WHERE enqueued_at IS NULL), count(*) FROM orders"
+
+
+def backlog(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """(orders committed but not yet published by the outbox relay, orders committed) on ``conn``."""
+    row = conn.execute(BACKLOG_QUERY).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -231,8 +279,11 @@ class Service:
 class Stack:
     """The services of one scenario; `with Stack(...)` stops every process it started, whatever happens."""
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path, label: str, database: str) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_dir: Path, label: str, database: str, tree: Tree = CURRENT
+    ) -> None:
         self.env = dict(env)
+        self.tree = tree
         self.log_dir = log_dir
         self.label = label
         self.database = database
@@ -271,8 +322,9 @@ class Stack:
         log_path = self.log_dir / f"{self.label}-{name}{index or ''}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [str(BIN / f"orders-{name}")],
-                env={**os.environ, **self.env, **extra_env, PORT_VAR[name]: str(port)},
+                self.tree.command(f"orders-{name}"),
+                cwd=self.tree.root,
+                env={**self.tree.env(), **self.env, **extra_env, PORT_VAR[name]: str(port)},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C at the terminal reaches the bench, which stops them
