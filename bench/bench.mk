@@ -11,7 +11,7 @@ bench-wrk:
 	  echo "bench: installing wrk (Debian's package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
 
-bench: install bench-wrk ## Load-test the services as processes: ingest, e2e, pipeline, fan-out (< 10 min)
+bench: install bench-wrk ## Load-test the services as processes: ingest, sustained, e2e, pipeline, fan-out (< 11 min)
 	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; $(PY) -m bench.run $(BENCH_ARGS)
 
 bench-profile: install bench-wrk ## py-spy flame graphs of the services during ingest and pipeline
