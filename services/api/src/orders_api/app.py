@@ -19,7 +19,7 @@ from orders_api import routes
 from orders_api.deps import Guard, document_api_keys
 from orders_api.ingest import OrderWriter
 from orders_api.limits import BodySizeLimit
-from orders_api.outbox import OutboxRelay
+from orders_api.outbox import ExecutePublisher, OutboxRelay
 from orders_api.problems import install_problem_handlers
 from orders_api.security import SecurityHeaders, TokenBucket
 from orders_api.service import OrderService
@@ -54,12 +54,11 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 delivery_limit=settings.amqp_delivery_limit,
                 retry_base_delay_ms=settings.retry_base_delay_ms,
             )
-            nudge = asyncio.Event()
+            publisher = ExecutePublisher(engine, channel, metrics)
             relay = OutboxRelay(
                 engine,
-                topology.orders,
+                publisher,
                 metrics,
-                nudge,
                 batch_size=settings.outbox_batch_size,
                 poll_s=settings.outbox_poll_s,
             )
@@ -70,7 +69,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 stuck_after_s=settings.stuck_after_s,
                 interval_s=settings.sweep_interval_s,
             )
-            writer = OrderWriter(engine, metrics, max_batch=settings.ingest_max_batch)
+            writer = OrderWriter(engine, metrics, publisher, max_batch=settings.ingest_max_batch)
             checks["database"] = database_check(engine)
             checks["rabbitmq"] = broker_check(connection)
             tasks = [
@@ -86,7 +85,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                     orders=TokenBucket(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
                     reads=TokenBucket(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
                 )
-                yield {"orders": OrderService(engine, writer, metrics, nudge, settings), "guard": guard}
+                yield {"orders": OrderService(engine, writer, metrics, settings), "guard": guard}
             finally:
                 for task in tasks:
                     task.cancel()

@@ -7,7 +7,6 @@ The API key schemes are documented in the OpenAPI schema by `document_api_keys`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -49,9 +48,12 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("x-api-key") or None
 
 
-async def _caller(request: Request, response: Response, budget: Callable[[Guard], TokenBucket]) -> Caller:
-    guard: Guard = request.state.guard
-    key = presented_key(request.headers)
+async def admit(guard: Guard, headers: Headers, bucket: TokenBucket) -> tuple[str, dict[str, str]]:
+    """The client behind ``headers``, charged one token of ``bucket``, and the RateLimit-* headers to send.
+
+    Raises Unauthorized (no key where one is required, or a key that is not valid) or RateLimited.
+    """
+    key = presented_key(headers)
     if not key:
         if guard.auth_required:
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
@@ -61,23 +63,18 @@ async def _caller(request: Request, response: Response, budget: Callable[[Guard]
         if found is None:
             raise Unauthorized("the API key is not valid")
         client = found
-    bucket = budget(guard)
     remaining, reset = bucket.take(client)
-    response.headers.update(rate_limit_headers(bucket.burst, remaining, reset))
-    return Caller(client, request.state.orders, guard)
-
-
-async def submitter(request: Request, response: Response) -> Caller:
-    """The caller, charged one order submission."""
-    return await _caller(request, response, lambda guard: guard.orders)
+    return client, rate_limit_headers(bucket.burst, remaining, reset)
 
 
 async def reader(request: Request, response: Response) -> Caller:
-    """The caller, charged one read."""
-    return await _caller(request, response, lambda guard: guard.reads)
+    """The caller, charged one read (order submissions are admitted by intake.execute)."""
+    guard: Guard = request.state.guard
+    client, limit_headers = await admit(guard, request.headers, guard.reads)
+    response.headers.update(limit_headers)
+    return Caller(client, request.state.orders, guard)
 
 
-SubmitterDep = Annotated[Caller, Depends(submitter)]
 ReaderDep = Annotated[Caller, Depends(reader)]
 
 API_KEY_SCHEMES: dict[str, dict[str, Any]] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -14,12 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import repository
 from orders_api.ingest import NewOrder, OrderWriter
-from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
+from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_shared import pools, routing
 from orders_shared.contracts import RouteLeg
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
@@ -136,6 +136,19 @@ def _view_fields(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What `submit` did: the order's id (the first one's, for a replayed key) and whether it is new."""
+
+    order_id: uuid.UUID
+    ignored_fields: list[str]
+    created: bool
+
+    def json(self) -> bytes:
+        """The answer's body, as `Accepted` documents it."""
+        return orjson.dumps({"orderId": str(self.order_id), "ignoredFields": self.ignored_fields})
+
+
 @dataclass(slots=True)
 class OrderService:
     """Submits and reads orders; one instance per process, built in the lifespan."""
@@ -143,24 +156,23 @@ class OrderService:
     engine: AsyncEngine
     writer: OrderWriter
     metrics: Metrics
-    relay_nudge: asyncio.Event
     settings: ApiSettings
 
     async def submit(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
-    ) -> tuple[Accepted, bool]:
+    ) -> Submitted:
         """Store the order and its `pending` event, group-committed with concurrent submissions.
 
-        The relay then publishes it. Returns the answer and whether the order is new; a replayed
-        Idempotency-Key with the same body gets the first order back, with a different body
-        IdempotencyConflict.
+        The writer publishes it right after the commit. A replayed Idempotency-Key with the same body
+        gets the first order back (``created`` False); with a different body, IdempotencyConflict.
         """
         order = validate(request, self.settings.default_slippage_bps)
-        accepted = Accepted(order_id=uuid.uuid4(), ignored_fields=request.ignored_fields())
+        order_id = uuid.uuid4()
+        ignored = request.ignored_fields()
         body_hash = request_hash(request) if idempotency_key else None
         created = await self.writer.write(
             NewOrder(
-                order_id=accepted.order_id,
+                order_id=order_id,
                 client=client,
                 token_in=order.token_in.symbol,
                 token_out=order.token_out.symbol,
@@ -176,12 +188,11 @@ class OrderService:
                 first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
             if first is None or first.request_hash != body_hash:
                 raise IdempotencyConflict("this Idempotency-Key was used with a different body")
-            return accepted.model_copy(update={"order_id": first.id}), False
-        self.relay_nudge.set()
+            return Submitted(first.id, ignored, created=False)
         self.metrics.orders_accepted.inc()
-        if accepted.ignored_fields:
-            self.metrics.ignored_fields.inc(len(accepted.ignored_fields))
-        return accepted, True
+        if ignored:
+            self.metrics.ignored_fields.inc(len(ignored))
+        return Submitted(order_id, ignored, created=True)
 
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
