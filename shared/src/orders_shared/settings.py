@@ -150,7 +150,7 @@ class ApiSettings(CommonSettings):
         default=1.0,
         gt=0,
         le=60,
-        description="How often the relay looks for unpublished orders without a nudge.",
+        description="How often the relay looks for orders the api could not publish right after their commit.",
     )
 
 

@@ -4,6 +4,10 @@ A request hands its order to the writer and waits; a flusher takes everything qu
 writes it in one statement (orders and their `pending` events, one transaction). Under load the batches
 grow by themselves while the previous one is in flight; alone, an order waits for nothing but its own
 round trip. A request is answered only after its batch committed, so "202" still means "stored".
+
+Then the same flusher publishes the batch's new orders (outbox.ExecutePublisher) before it takes the next
+batch: publishing paces intake, so under sustained load the orders published keep up with the orders
+accepted instead of piling up for the relay.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orders_api.outbox import ExecutePublisher
 from orders_shared.metrics import Metrics
 
 
@@ -83,10 +88,14 @@ _Pending = tuple[NewOrder, "asyncio.Future[bool]"]
 
 @dataclass(slots=True)
 class OrderWriter:
-    """Stores orders for many concurrent requests in few transactions; run ``run()`` as a task."""
+    """Stores orders for many concurrent requests in few transactions; run ``run()`` as a task.
+
+    With a ``publisher``, each batch's new orders are published right after their commit.
+    """
 
     engine: AsyncEngine
     metrics: Metrics
+    publisher: ExecutePublisher | None = None
     max_batch: int = 256
     flushers: int = 2
     _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
@@ -139,6 +148,8 @@ class OrderWriter:
         for order, future in batch:
             if not future.done():
                 future.set_result(order.order_id in created)
+        if self.publisher is not None and created:
+            await self.publisher.publish_and_stamp([o.order_id for o in orders if o.order_id in created])
 
 
 def _fail(batch: list[_Pending], exc: BaseException) -> None:

@@ -1,33 +1,110 @@
-"""The outbox relay: publishes committed orders that are not yet on RabbitMQ, oldest first.
+"""Getting committed orders onto RabbitMQ: right after their commit, and the relay for what that missed.
 
-An order is accepted when its row commits, whatever the broker is doing; the relay publishes rows whose
-`enqueued_at` is null and stamps them in the same transaction that locked them (SKIP LOCKED, so several
-api replicas share the work). A crash between publish and stamp publishes again: the worker's
-compare-and-set makes the duplicate harmless.
+The main road: the writer that committed a batch publishes it at once (`ExecutePublisher`), one confirmed
+publish per order sent back to back, and stamps `enqueued_at` when the broker confirmed them all. An order
+is accepted when its row commits, whatever the broker is doing, so the publish can fail or never happen (the
+broker away, the api killed between commit and publish). The relay is the recovery path: it publishes rows
+still unstamped a while after their commit, oldest first, and stamps them in the transaction that locked
+them (SKIP LOCKED, so several api replicas share the work). A publish that happens twice (a crash between
+publish and stamp, or a relay overtaking a slow writer) is harmless: the worker's compare-and-set makes the
+duplicate a no-op.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import aiormq
 import sqlalchemy as sa
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractChannel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.models import orders_table
-from orders_shared.topology import EXECUTE_KEY
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 
 log = get_logger()
 
+# The writer publishes a batch within milliseconds of its commit; the relay leaves rows this young alone,
+# so the two do not race to publish the same orders.
+RELAY_AFTER_S = 5.0
+
+
+class NotConfirmed(Exception):
+    """The broker refused (nacked) a publish."""
+
+
+def _message(order_id: uuid.UUID) -> tuple[bytes, aiormq.spec.Basic.Properties]:
+    # A fresh Properties per message: aiormq writes a message_id into the one it is given. Ours is the
+    # order's id, which also lets RabbitMQ's tracing name the order.
+    properties = aiormq.spec.Basic.Properties(
+        content_type="application/json", delivery_mode=2, message_id=order_id.hex
+    )
+    return ExecuteOrder(order_id=order_id, attempt=1).to_json(), properties
+
+
+@dataclass(slots=True)
+class ExecutePublisher:
+    """Publishes `ExecuteOrder` messages for new orders and stamps them published."""
+
+    engine: AsyncEngine
+    channel: AbstractChannel
+    metrics: Metrics
+    timeout_s: float = 10.0
+
+    async def publish(self, order_ids: Sequence[uuid.UUID]) -> None:
+        """Publish one message per order and wait for every confirm; raises if any was not confirmed."""
+        # aiormq's channel directly: aio-pika's Message and Exchange wrappers cost a third of each publish.
+        # Confirms arrive in publish order, so the batch costs one round trip, not one per order.
+        raw = await self.channel.get_underlay_channel()
+        messages = [_message(order_id) for order_id in order_ids]
+        confirms = await asyncio.gather(
+            *(
+                raw.basic_publish(
+                    body,
+                    exchange=ORDERS_EXCHANGE,
+                    routing_key=EXECUTE_KEY,
+                    properties=properties,
+                    timeout=self.timeout_s,
+                )
+                for body, properties in messages
+            )
+        )
+        refused = sum(not isinstance(c, aiormq.spec.Basic.Ack) for c in confirms)
+        if refused:
+            raise NotConfirmed(f"the broker refused {refused} of {len(confirms)} publishes")
+
+    async def publish_and_stamp(self, order_ids: Sequence[uuid.UUID]) -> bool:
+        """Publish the orders and mark them published; on failure log, count and leave them to the relay."""
+        try:
+            await self.publish(order_ids)
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    sa.update(orders_table)
+                    .where(orders_table.c.id.in_(order_ids))
+                    .values(enqueued_at=sa.func.now())
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # broker or database away: the rows stay unstamped and the relay takes them
+            self.metrics.publish_failures.labels(kind="execute").inc()
+            log.warning("publish_after_commit_failed", exc_info=True, orders=len(order_ids))
+            return False
+        self.metrics.outbox_published.inc(len(order_ids))
+        return True
+
+
 _CLAIM = (
     sa.select(orders_table.c.id)
-    .where(orders_table.c.enqueued_at.is_(None))
+    .where(
+        orders_table.c.enqueued_at.is_(None),
+        orders_table.c.created_at < sa.func.now() - sa.text(f"interval '{RELAY_AFTER_S} seconds'"),
+    )
     .order_by(orders_table.c.created_at)
     .with_for_update(skip_locked=True)
 )
@@ -35,12 +112,11 @@ _CLAIM = (
 
 @dataclass(slots=True)
 class OutboxRelay:
-    """Moves accepted orders from Postgres to the `orders.execute` queue."""
+    """Publishes the orders that the writer could not, oldest first."""
 
     engine: AsyncEngine
-    exchange: AbstractExchange
+    publisher: ExecutePublisher
     metrics: Metrics
-    nudge: asyncio.Event
     batch_size: int = 200
     poll_s: float = 1.0
 
@@ -51,13 +127,11 @@ class OutboxRelay:
             if not ids:
                 self.metrics.outbox_backlog.set(0)
                 return 0
-            # Channel order is publish order, so concurrent publishes still reach the queue oldest first.
-            await asyncio.gather(
-                *(publish(self.exchange, EXECUTE_KEY, ExecuteOrder(order_id=i, attempt=1)) for i in ids)
-            )
+            await self.publisher.publish(ids)
             await conn.execute(
                 sa.update(orders_table).where(orders_table.c.id.in_(ids)).values(enqueued_at=sa.func.now())
             )
+        log.info("outbox_relayed", orders=len(ids))
         self.metrics.outbox_published.inc(len(ids))
         self.metrics.outbox_backlog.set(len(ids) if len(ids) == self.batch_size else 0)
         return len(ids)
@@ -66,9 +140,7 @@ class OutboxRelay:
         """Relay until cancelled; a failure is logged, counted and retried with backoff."""
         backoff = 0.1
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.nudge.wait(), timeout=self.poll_s)
-            self.nudge.clear()
+            await asyncio.sleep(self.poll_s)
             try:
                 while await self.relay_once() == self.batch_size:
                     pass

@@ -1,0 +1,116 @@
+"""Publishing with the group commit, against the real Postgres and RabbitMQ: every new order of a batch is
+on the work queue once its batch is through the writer, stamped published; replays are not published."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api.ingest import NewOrder, OrderWriter
+from orders_api.outbox import ExecutePublisher
+from orders_shared.amqp import connect
+from orders_shared.contracts import ExecuteOrder
+from orders_shared.metrics import create_metrics
+from orders_shared.models import orders_table
+from orders_shared.topology import EXECUTE_KEY, declare
+from tests.support.infra import throwaway_vhost
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def channel() -> AsyncIterator[AbstractChannel]:
+    # A vhost of its own, so no running worker consumes what these tests read back.
+    with throwaway_vhost("orders-publish") as url:
+        connection = await connect(url, name="publish-tests")
+        channel = await connection.channel(publisher_confirms=True)
+        await declare(channel)
+        yield channel
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tap(channel: AbstractChannel) -> AbstractQueue:
+    """A queue of this test's own that receives a copy of every execute message."""
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind("orders", EXECUTE_KEY)
+    return queue
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def writer(engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
+    metrics = create_metrics()
+    # One flusher: a write returns only after every batch before it was published and stamped.
+    writer = OrderWriter(engine, metrics, ExecutePublisher(engine, channel, metrics), flushers=1)
+    task = asyncio.create_task(writer.run())
+    yield writer
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _order(client: str, key: str | None = None) -> NewOrder:
+    return NewOrder(
+        order_id=uuid.uuid4(),
+        client=client,
+        token_in="SOL",
+        token_out="USDC",
+        amount_in=Decimal("1.5"),
+        slippage_bps=50,
+        idempotency_key=key,
+        request_hash="h" if key else None,
+    )
+
+
+async def _published(queue: AbstractQueue, count: int) -> list[ExecuteOrder]:
+    got: list[ExecuteOrder] = []
+    async with queue.iterator(timeout=10) as messages:
+        async for message in messages:
+            await message.ack()
+            got.append(ExecuteOrder.model_validate_json(message.body))
+            if len(got) == count:
+                break
+    return got
+
+
+async def _unstamped(engine: AsyncEngine, ids: list[uuid.UUID]) -> int:
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(
+            orders_table.c.id.in_(ids), orders_table.c.enqueued_at.is_(None)
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_a_batch_is_published_and_stamped_right_after_its_commit(
+    engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
+) -> None:
+    client = f"publish-{uuid.uuid4()}"
+    orders = [_order(client) for _ in range(40)]
+    assert all(await asyncio.gather(*(writer.write(o) for o in orders)))
+    await writer.write(_order(client))  # behind every batch above in the one flusher
+
+    messages = await _published(tap, 41)
+    assert {m.order_id for m in messages} >= {o.order_id for o in orders}
+    assert {m.attempt for m in messages} == {1}
+    assert await _unstamped(engine, [o.order_id for o in orders]) == 0
+
+
+async def test_a_replayed_key_publishes_nothing_more(
+    engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
+) -> None:
+    client, key = f"publish-{uuid.uuid4()}", f"key-{uuid.uuid4()}"
+    first, replay = _order(client, key), _order(client, key)
+    assert await writer.write(first)
+    assert not await writer.write(replay)
+    await writer.write(_order(client))
+
+    ids = [m.order_id for m in await _published(tap, 2)]
+    assert first.order_id in ids
+    assert replay.order_id not in ids
