@@ -29,6 +29,11 @@ def git(*args: str, cwd: Path = ROOT) -> str:
     return done.stdout.strip()
 
 
+def resolve(rev: str) -> str:
+    """The full hash of the commit ``rev`` names; RuntimeError if none."""
+    return git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+
+
 def describe(commit: str) -> str:
     """``<short hash> "<subject>"`` of a commit."""
     return git("log", "-1", '--format=%h "%s"', commit)
@@ -59,10 +64,11 @@ def _uv() -> str:
 def worktree(rev: str, log_dir: Path) -> Iterator[tuple[Tree, str]]:
     """Check ``rev`` out into a temporary git worktree, give it a virtualenv made by uv from its lockfile,
     yield it as the "old" side (and a description); remove it all afterwards, whatever happened."""
-    commit = git("rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    commit = resolve(rev)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", rev).strip("-") or "rev"
     path = Path(tempfile.gettempdir()) / f"orders-bench-compare-{safe}-{uuid.uuid4().hex[:6]}"
-    say(f"compare: {rev} = {describe(commit)}: worktree {path}")
+    named = describe(commit) if commit.startswith(rev) else f"{rev} = {describe(commit)}"
+    say(f"compare: {named}: worktree {path}")
     git("worktree", "add", "--detach", str(path), commit)
     try:
         venv = path / ".venv"
@@ -84,7 +90,7 @@ def worktree(rev: str, log_dir: Path) -> Iterator[tuple[Tree, str]]:
                 check=True,
                 timeout=900,
             )
-        yield Tree("old", path, venv / "bin", commit), f"{rev} = {describe(commit)}"
+        yield Tree("old", path, venv / "bin", commit), named
     finally:
         _remove(path)
 

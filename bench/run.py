@@ -46,7 +46,7 @@ from typing import Any
 
 import psycopg
 
-from bench.compare import current_tree, worktree
+from bench.compare import current_tree, resolve, worktree
 from bench.profile import summarize
 from bench.report import Result, compare_summary, machine, render_compare, render_table
 from bench.scenarios import RESULTS, ROOT, Bench, say
@@ -117,6 +117,12 @@ def _interrupted(signum: int, _: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios, print the table, write the JSON; always clean up what was made."""
     args = parse_args(argv)
+    if args.compare:
+        try:
+            resolve(args.compare)
+        except RuntimeError as exc:
+            say(f"--compare: {exc}")
+            return 2
     signal.signal(signal.SIGTERM, _interrupted)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
