@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import StackFactory
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -100,3 +101,29 @@ async def test_a_body_that_is_not_json_is_refused_as_the_other_routes_refuse(sta
         )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body"
+
+
+async def test_answers_on_the_lean_path_carry_the_security_headers(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api) as client:
+        accepted = await client.post("/api/orders/execute", json=BODY)
+        refused = await client.post("/api/orders/execute", json={**BODY, "amountIn": "-1"})
+        too_large = await client.post("/api/orders/execute", content=b"x" * 100_000)
+    assert [r.status_code for r in (accepted, refused, too_large)] == [202, 422, 413]
+    for response in (accepted, refused, too_large):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_with_cors_on_the_route_answers_allowed_origins(make_stack_module: StackFactory) -> None:
+    cors = make_stack_module(own_database=True, CORS_ALLOW_ORIGINS="https://desk.example")
+    async with httpx.AsyncClient(base_url=cors.api) as client:
+        allowed = await client.post(
+            "/api/orders/execute", json=BODY, headers={"Origin": "https://desk.example"}
+        )
+        other = await client.post(
+            "/api/orders/execute", json=BODY, headers={"Origin": "https://evil.example"}
+        )
+    assert allowed.status_code == other.status_code == 202
+    assert allowed.headers["access-control-allow-origin"] == "https://desk.example"
+    assert "access-control-allow-origin" not in other.headers
+    assert allowed.headers["x-content-type-options"] == "nosniff"

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from orders_api import routes
 from orders_api.deps import Guard, document_api_keys
 from orders_api.ingest import OrderWriter
+from orders_api.intake import OrderIntake
 from orders_api.limits import BodySizeLimit
 from orders_api.outbox import ExecutePublisher, OutboxRelay
 from orders_api.problems import install_problem_handlers
@@ -36,7 +37,7 @@ from orders_shared.topology import declare
 PAGE = Path(__file__).parent / "static"
 
 
-def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> FastAPI:
+def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> OrderIntake:
     """Build the api; nothing connects until the lifespan starts."""
     metrics = create_metrics(registry)
     checks: dict[str, Check] = {}
@@ -130,4 +131,4 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    return app
+    return OrderIntake(app, max_body_bytes=settings.max_body_bytes, enabled=not origins)

@@ -75,6 +75,9 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     ),
 ]
 
+# What every response under /api/ carries.
+API_HEADERS: list[tuple[bytes, bytes]] = [*SECURITY_HEADERS, (b"cache-control", b"no-store")]
+
 
 class SecurityHeaders:
     """Adds the security headers to every HTTP response, and `Cache-Control: no-store` to the API's."""
@@ -91,9 +94,7 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.extend(SECURITY_HEADERS)
-                if api:
-                    headers.append((b"cache-control", b"no-store"))
+                headers.extend(API_HEADERS if api else SECURITY_HEADERS)
                 message["headers"] = headers
             await send(message)
 
