@@ -1,7 +1,9 @@
 """One attempt at one order: quote, route, build, submit, execute, confirm.
 
-Every step is a transaction that compare-and-sets (status, seq) and appends the event, followed by a
-publish of that event. A worker that loses a compare-and-set stops: another one holds the order.
+Every write is one statement that compare-and-sets (status, seq) and appends the events of the steps it
+takes, followed by a publish of each event: routing, building and submitted are one such write, as they
+follow each other with nothing in between. A worker that loses a compare-and-set stops: another one holds
+the order.
 """
 
 from __future__ import annotations
@@ -102,11 +104,47 @@ class Pipeline:
     async def _attempt(self, order: Any, held: Held, attempt: int, token_in: Token, token_out: Token) -> None:
         started = time.perf_counter()
         decision = await self.router.decide(token_in, token_out, order.amount_in, order.slippage_bps)
-        quoted = await self._step(
-            order.id, held, Status.ROUTING, {"quotes": decision.quotes}, attempt=attempt, started=started
-        )
-        if quoted is None:
+        signature = chain.swap_signature(order.id)
+        # Nothing happens between routing, building and submitting once the route is chosen, so the
+        # three steps are one compare-and-set: one statement writes their three events (seq n+1..n+3),
+        # and the order is `submitted` before its swap is sent, as when they were three statements.
+        steps: list[tuple[Status, dict[str, Any]]] = [
+            (Status.ROUTING, {"quotes": decision.quotes}),
+            (
+                Status.BUILDING,
+                {
+                    "dexChosen": decision.dex_chosen,
+                    "route": decision.legs,
+                    "minAmountOut": decision.min_amount_out,
+                    "instructions": swap_instructions(
+                        token_in, token_out, [leg.venue for leg in decision.legs]
+                    ),
+                },
+            ),
+            (Status.SUBMITTED, {"txHash": signature}),
+        ]
+        async with connection(self.pool) as conn:
+            events = await repository.advance_through(
+                conn,
+                order.id,
+                expected=held.status,
+                expected_seq=held.seq,
+                steps=steps,
+                attempt=attempt,
+                route=decision.as_json(),
+                tx_hash=signature,
+            )
+        if events is None:
+            log.info("order_taken_by_another_worker", wanted=Status.ROUTING.value)
             return
+        held.status, held.seq = Status.SUBMITTED, events[-1].seq
+        # Building and submitting now take no time of their own: they are written with the routing step.
+        written = time.perf_counter()
+        for event in events:
+            self.metrics.transitions.labels(status=event.status.value).inc()
+        self.metrics.stage_duration.labels(stage=Status.ROUTING.value).observe(written - started)
+        self.metrics.stage_duration.labels(stage=Status.BUILDING.value).observe(0.0)
+        self.metrics.stage_duration.labels(stage=Status.SUBMITTED.value).observe(0.0)
         log.info(
             "order_routed",
             dex_chosen=decision.dex_chosen,
@@ -114,32 +152,8 @@ class Pipeline:
             legs={leg.venue: leg.percent for leg in decision.legs},
             min_amount_out=str(decision.min_amount_out),
         )
-        built = await self._step(
-            order.id,
-            held,
-            Status.BUILDING,
-            {
-                "dexChosen": decision.dex_chosen,
-                "route": decision.legs,
-                "minAmountOut": decision.min_amount_out,
-                "instructions": swap_instructions(token_in, token_out, [leg.venue for leg in decision.legs]),
-            },
-            route=decision.as_json(),
-            started=time.perf_counter(),
-        )
-        if built is None:
-            return
-        signature = chain.swap_signature(order.id)
-        submitted = await self._step(
-            order.id,
-            held,
-            Status.SUBMITTED,
-            {"txHash": signature},
-            tx_hash=signature,
-            started=time.perf_counter(),
-        )
-        if submitted is None:
-            return
+        for event in events:
+            await self._announce(event)
         await self._land(order, held, decision, token_in, token_out, signature, resumed=False)
 
     async def _land(
@@ -214,25 +228,6 @@ class Pipeline:
                 await self._announce(event)
                 return event
         return None
-
-    async def _step(
-        self,
-        order_id: Any,
-        held: Held,
-        new: Status,
-        detail: dict[str, Any],
-        *,
-        started: float,
-        **columns: Any,
-    ) -> OrderEvent | None:
-        async with connection(self.pool) as conn:
-            event = await self._advance(conn, order_id, held, new, detail, **columns)
-        if event is None:
-            log.info("order_taken_by_another_worker", wanted=new.value)
-            return None
-        self.metrics.stage_duration.labels(stage=new.value).observe(time.perf_counter() - started)
-        await self._announce(event)
-        return event
 
     async def _advance(
         self, conn: Any, order_id: Any, held: Held, new: Status, detail: dict[str, Any], **columns: Any

@@ -8,6 +8,7 @@ a one-statement step needs no BEGIN/COMMIT; `confirm` and `lock_orders` run insi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -132,17 +133,20 @@ def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool) -> str:
     sets = "".join(f", {name} = %({name})s" for name in columns)
     if raise_attempt:
         sets += ", attempt = GREATEST(attempt, %(raise_attempt)s)"
-    # The event's detail is stored with the attempt the row has after the update.
+    # The order moves as many seqs as there are steps, and each step's event gets the seq it reached: the
+    # k-th of n events is last_seq - n + k. Every event's detail carries the attempt the row has after the
+    # update.
     return f"""
 WITH moved AS (
     UPDATE orders
-    SET status = %(new)s, last_seq = last_seq + 1, updated_at = clock_timestamp(){sets}
+    SET status = %(new)s, last_seq = last_seq + %(steps)s, updated_at = clock_timestamp(){sets}
     WHERE id = %(id)s AND status = %(expected)s AND last_seq = %(expected_seq)s
     RETURNING last_seq, updated_at, attempt
 ), appended AS (
     INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT %(id)s, last_seq, %(new)s, %(detail)s || jsonb_build_object('attempt', attempt), updated_at
-    FROM moved
+    SELECT %(id)s, moved.last_seq - %(steps)s + s.n, s.status,
+        s.detail || jsonb_build_object('attempt', moved.attempt), moved.updated_at
+    FROM moved, unnest(%(statuses)s::text[], %(details)s::jsonb[]) WITH ORDINALITY AS s(status, detail, n)
 )
 SELECT last_seq, updated_at, attempt FROM moved
 """
@@ -165,15 +169,55 @@ async def advance(
     ``columns`` are set on the order; ``raise_attempt`` raises its attempt to at least that. None when
     the order is no longer where the caller saw it (another worker holds it): nothing written.
     """
-    ensure_legal(expected, new)
-    draft, stored = _draft(order_id, new, detail)
+    events = await advance_through(
+        pg,
+        order_id,
+        expected=expected,
+        expected_seq=expected_seq,
+        steps=[(new, detail)],
+        raise_attempt=raise_attempt,
+        **columns,
+    )
+    return None if events is None else events[0]
+
+
+async def advance_through(
+    pg: AsyncConnection[Any],
+    order_id: uuid.UUID,
+    *,
+    expected: Status,
+    expected_seq: int,
+    steps: Sequence[tuple[Status, dict[str, Any]]],
+    raise_attempt: int | None = None,
+    **columns: Any,
+) -> list[OrderEvent] | None:
+    """Move the order from (``expected``, ``expected_seq``) through each of ``steps`` (status, detail),
+    appending one event per step with the seqs that follow, in one statement.
+
+    Every hop must be in the transition table. The order ends in the last step's status; its events all
+    commit with it or none does. ``columns`` and ``raise_attempt`` as for `advance`. None when the order
+    is no longer where the caller saw it (another worker holds it): nothing written.
+    """
+    if not steps:
+        raise ValueError("advance_through needs at least one step")
+    current = expected
+    drafts: list[OrderEvent] = []
+    stored: list[Jsonb] = []
+    for status, detail in steps:
+        ensure_legal(current, status)
+        draft, kept = _draft(order_id, status, detail)
+        drafts.append(draft)
+        stored.append(kept)
+        current = status
     names = tuple(sorted(columns))
     params: dict[str, Any] = {
         "id": order_id,
-        "new": new.value,
+        "new": current.value,
         "expected": expected.value,
         "expected_seq": expected_seq,
-        "detail": stored,
+        "steps": len(steps),
+        "statuses": [status.value for status, _ in steps],
+        "details": stored,
         "raise_attempt": raise_attempt,
     }
     params.update(
@@ -184,8 +228,12 @@ async def advance(
     row = await cur.fetchone()
     if row is None:
         return None
-    seq, at, attempt = row
-    return draft.model_copy(update={"seq": seq, "at": at, "attempt": attempt})
+    last_seq, at, attempt = row
+    first = last_seq - len(steps) + 1
+    return [
+        draft.model_copy(update={"seq": first + k, "at": at, "attempt": attempt})
+        for k, draft in enumerate(drafts)
+    ]
 
 
 _EXECUTION = "SELECT amount_out FROM executions WHERE order_id = %(id)s"
