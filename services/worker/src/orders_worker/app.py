@@ -15,8 +15,9 @@ from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, pool_check, probe_routes
 from orders_shared.settings import WorkerSettings
-from orders_shared.topology import EVENTS_EXCHANGE, declare
+from orders_shared.topology import declare
 from orders_worker.consumer import Consumer
+from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
 from orders_worker.repository import ParsedPools
 from orders_worker.router import Router
@@ -70,8 +71,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             # Events are doorbells (Postgres holds the record): a channel without publisher confirms
             # spares every step a round trip to the broker.
             doorbells = await connection.channel(publisher_confirms=False)
-            events = await doorbells.get_exchange(EVENTS_EXCHANGE, ensure=False)
-            pipeline = Pipeline(pool, router, latency, events, metrics, settings, parsed)
+            pipeline = Pipeline(pool, router, latency, Doorbell(doorbells), metrics, settings, parsed)
             consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
             checks["database"] = pool_check(pool)
             checks["rabbitmq"] = broker_check(connection)

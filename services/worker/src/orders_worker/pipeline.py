@@ -13,12 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aio_pika.abc import AbstractExchange
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from orders_shared import routing
-from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import NoRoute
@@ -28,6 +26,7 @@ from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
 from orders_shared.tokens import Token, find_token
 from orders_worker import chain, repository
+from orders_worker.doorbell import Doorbell
 from orders_worker.landing import Lander, Landing
 from orders_worker.router import Router
 from orders_worker.venues.simulated import VenueLatency
@@ -63,7 +62,7 @@ class Pipeline:
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     router: Router
     latency: VenueLatency
-    events: AbstractExchange
+    events: Doorbell
     metrics: Metrics
     settings: WorkerSettings
     parsed: repository.ParsedPools
@@ -152,8 +151,7 @@ class Pipeline:
             legs={leg.venue: leg.percent for leg in decision.legs},
             min_amount_out=str(decision.min_amount_out),
         )
-        for event in events:
-            await self._announce(event)
+        await self._announce(*events)
         await self._land(order, held, decision, token_in, token_out, signature, resumed=False)
 
     async def _land(
@@ -240,13 +238,13 @@ class Pipeline:
             self.metrics.transitions.labels(status=new.value).inc()
         return event
 
-    async def _announce(self, event: OrderEvent) -> None:
-        # The event is committed: a lost doorbell only delays it, the notifier reads Postgres to fill gaps.
+    async def _announce(self, *events: OrderEvent) -> None:
+        # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.
         try:
-            await publish(self.events, f"order.{event.status.value}", event, persistent=False)
+            await self.events.ring(list(events))
         except Exception:
             self.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=event.seq, exc_info=True)
+            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
 
 
 def _token(symbol: str) -> Token:
