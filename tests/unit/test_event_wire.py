@@ -1,4 +1,4 @@
-"""The event bytes the worker publishes (and the notifier sends) are the contract's, however serialised."""
+"""The event bytes the worker publishes and the notifier sends are the contract's, however serialised."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from orders_notifier.hub import frame_text
 from orders_shared.contracts import OrderEvent, Quote, RouteLeg
 from orders_shared.status import Status
 from orders_worker.doorbell import wire
@@ -63,3 +64,8 @@ EVENTS = [
 def test_published_bytes_are_the_contracts_json(event: OrderEvent) -> None:
     assert orjson.loads(wire(event)) == orjson.loads(event.to_json())
     assert OrderEvent.model_validate_json(wire(event)) == event
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.status.value)
+def test_socket_frame_text_is_the_events_frame(event: OrderEvent) -> None:
+    assert orjson.loads(frame_text(event)) == event.frame()

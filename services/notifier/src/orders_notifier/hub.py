@@ -30,6 +30,11 @@ from orders_shared.status import TERMINAL, Status
 log = get_logger()
 
 
+def frame_text(event: OrderEvent) -> str:
+    """The event's WebSocket frame (`OrderEvent.frame`) as JSON text, serialised by pydantic in one call."""
+    return event.model_dump_json(by_alias=True, exclude_none=True, exclude={"v"})
+
+
 @dataclass(frozen=True, slots=True)
 class Follow:
     """Start following an order from after ``after_seq``."""
@@ -44,10 +49,21 @@ class Resync:
 
 
 @dataclass(frozen=True, slots=True)
+class Live:
+    """An event from the broker, with its frame serialised once for every socket that follows it."""
+
+    event: OrderEvent
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Frame:
     """A frame that is not an order event (errors)."""
 
     payload: dict[str, Any]
+
+
+Item = Live | Follow | Resync | Frame
 
 
 @dataclass(eq=False, slots=True)
@@ -59,14 +75,14 @@ class Session:
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     metrics: Metrics
     single: bool
-    inbox: asyncio.Queue[OrderEvent | Follow | Resync | Frame]
+    inbox: asyncio.Queue[Item]
     client: str = "anonymous"
     max_subscriptions: int = 500
     sent: dict[uuid.UUID, int] = field(default_factory=dict)
     following: set[uuid.UUID] = field(default_factory=set)
     closing: bool = False
 
-    def offer(self, item: OrderEvent | Follow | Resync | Frame) -> None:
+    def offer(self, item: Item) -> None:
         """Queue an item for the writer; a client that lets the queue fill is closed with 1013."""
         if self.closing:
             return
@@ -138,7 +154,8 @@ class Session:
                 if order_id in self.following:
                     await self._send(await read_events(conn, order_id, last))
 
-    async def _live(self, event: OrderEvent) -> None:
+    async def _live(self, live: Live) -> None:
+        event = live.event
         last = self.sent.get(event.order_id)
         if last is None or event.seq <= last:
             return
@@ -146,14 +163,15 @@ class Session:
             async with connection(self.pool) as conn:
                 await self._send(await read_events(conn, event.order_id, last))
         else:
-            await self._send([event])
+            await self._send([live])
 
-    async def _send(self, events: Iterable[OrderEvent]) -> None:
-        for event in events:
+    async def _send(self, events: Iterable[OrderEvent | Live]) -> None:
+        for item in events:
+            event, text = (item.event, item.text) if isinstance(item, Live) else (item, None)
             last = self.sent.get(event.order_id, 0)
             if event.seq <= last:
                 continue
-            await self.ws.send_json(event.frame())
+            await self.ws.send_text(text if text is not None else frame_text(event))
             self.sent[event.order_id] = event.seq
             self.metrics.ws_messages_sent.inc()
             self.metrics.event_delivery_lag.observe(max(0.0, time.time() - event.at.timestamp()))
@@ -196,9 +214,13 @@ class Hub:
         return sum(1 for s in self.sessions if s.client == client)
 
     def dispatch(self, event: OrderEvent) -> None:
-        """Hand ``event`` to every session following its order."""
-        for session in tuple(self.followers.get(event.order_id, ())):
-            session.offer(event)
+        """Hand ``event`` to every session following its order, serialised once for all of them."""
+        followers = self.followers.get(event.order_id)
+        if not followers:
+            return
+        live = Live(event, frame_text(event))
+        for session in tuple(followers):
+            session.offer(live)
 
     def resync_all(self) -> None:
         """Have every socket look in Postgres for events the broker did not bring."""
