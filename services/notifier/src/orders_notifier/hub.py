@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.websockets import WebSocket, WebSocketState
 
 from orders_notifier import protocol
-from orders_notifier.snapshots import read_events, read_snapshot
+from orders_notifier.snapshots import read_events, read_events_after, read_snapshots
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.logging import get_logger
@@ -28,6 +28,9 @@ from orders_shared.metrics import Metrics
 from orders_shared.status import TERMINAL, Status
 
 log = get_logger()
+
+# Follow requests taken from the inbox together share one snapshot query (a subscribe names up to 100).
+_FOLLOW_BATCH = 100
 
 
 def frame_text(event: OrderEvent) -> str:
@@ -119,40 +122,55 @@ class Session:
 
     async def run(self) -> None:
         """The writer: send what the inbox holds, in order, until the socket closes."""
+        held: Item | None = None
         while not self.closing:
-            item = await self.inbox.get()
-            if isinstance(item, Frame):
+            item = held if held is not None else await self.inbox.get()
+            held = None
+            if isinstance(item, Follow):
+                # Follows queued back to back are answered from one query, still in their order; the
+                # first other item stops the batch and is handled right after it.
+                follows = [item]
+                while len(follows) < _FOLLOW_BATCH and not self.inbox.empty():
+                    following = self.inbox.get_nowait()
+                    if not isinstance(following, Follow):
+                        held = following
+                        break
+                    follows.append(following)
+                await self._start(follows)
+            elif isinstance(item, Frame):
                 await self.ws.send_json(item.payload)
-            elif isinstance(item, Follow):
-                await self._start(item)
             elif isinstance(item, Resync):
                 await self._resync()
             else:
                 await self._live(item)
 
-    async def _start(self, follow: Follow) -> None:
+    async def _start(self, follows: list[Follow]) -> None:
         async with connection(self.pool) as conn:
             # Another client's order is, for this one, an order that does not exist.
-            snapshot = await read_snapshot(conn, follow.order_id, self.client, follow.after_seq)
-        if snapshot is None:
-            self.unfollow(follow.order_id)
-            await self.ws.send_json(protocol.error("order not found", str(follow.order_id)))
-            if self.single:
-                await self.close(protocol.POLICY_VIOLATION, "order not found")
-            return
-        status, last_seq, events = snapshot
-        self.sent[follow.order_id] = follow.after_seq
-        await self._send(events)
-        if self.single and Status(status) in TERMINAL and last_seq <= self.sent[follow.order_id]:
-            await self._finish(follow.order_id)
+            snapshots = await read_snapshots(conn, [(f.order_id, f.after_seq) for f in follows], self.client)
+        for follow, snapshot in zip(follows, snapshots, strict=True):
+            if self.closing:
+                return
+            if snapshot is None:
+                self.unfollow(follow.order_id)
+                await self.ws.send_json(protocol.error("order not found", str(follow.order_id)))
+                if self.single:
+                    await self.close(protocol.POLICY_VIOLATION, "order not found")
+                continue
+            status, last_seq, events = snapshot
+            self.sent[follow.order_id] = follow.after_seq
+            await self._send(events)
+            if self.single and Status(status) in TERMINAL and last_seq <= self.sent[follow.order_id]:
+                await self._finish(follow.order_id)
 
     async def _resync(self) -> None:
-        if not self.sent:
+        wanted = [(order_id, last) for order_id, last in self.sent.items() if order_id in self.following]
+        if not wanted:
             return
         async with connection(self.pool) as conn:
-            for order_id, last in tuple(self.sent.items()):
-                if order_id in self.following:
-                    await self._send(await read_events(conn, order_id, last))
+            found = await read_events_after(conn, wanted)
+        for events in found:
+            await self._send(events)
 
     async def _live(self, live: Live) -> None:
         event = live.event

@@ -1,7 +1,8 @@
-"""What the notifier reads from Postgres: an order's events after a seq, for a client that may see them.
+"""What the notifier reads from Postgres: orders' events after a seq, for a client that may see them.
 
 Every subscription and every gap runs one of these, so they are SQL text on a connection of the
-notifier's psycopg pool (`orders_shared.db.create_pool`): prepared, one autocommit round trip each.
+notifier's psycopg pool (`orders_shared.db.create_pool`): prepared, one autocommit round trip each. The
+follows of a subscribe, and a socket's resync, read all their orders in one query.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from psycopg.rows import tuple_row
 
 from orders_shared.contracts import OrderEvent
 
-# The order row decides whether the client may see it; the join brings its events in the same trip.
-_SNAPSHOT = """
-SELECT o.status, o.last_seq, e.seq, e.status, e.created_at, e.detail
-FROM orders o
-LEFT JOIN order_events e ON e.order_id = o.id AND e.seq > %(after)s
-WHERE o.id = %(id)s AND o.client = %(client)s
-ORDER BY e.seq
+# The order row decides whether the client may see it; the join brings its events in the same trip. One
+# query answers many follows: each (order, after) pair is numbered, and its rows come back under that number.
+_SNAPSHOTS = """
+SELECT f.n, o.status, o.last_seq, e.seq, e.status, e.created_at, e.detail
+FROM unnest(%(ids)s::uuid[], %(afters)s::int[]) WITH ORDINALITY AS f(id, after, n)
+JOIN orders o ON o.id = f.id AND o.client = %(client)s
+LEFT JOIN order_events e ON e.order_id = f.id AND e.seq > f.after
+ORDER BY f.n, e.seq
 """
 
 _EVENTS = """
@@ -29,23 +31,41 @@ WHERE order_id = %(id)s AND seq > %(after)s
 ORDER BY seq
 """
 
+_EVENTS_AFTER = """
+SELECT f.n, e.seq, e.status, e.created_at, e.detail
+FROM unnest(%(ids)s::uuid[], %(afters)s::int[]) WITH ORDINALITY AS f(id, after, n)
+JOIN order_events e ON e.order_id = f.id AND e.seq > f.after
+ORDER BY f.n, e.seq
+"""
 
-async def read_snapshot(
-    pg: AsyncConnection[Any], order_id: uuid.UUID, client: str, after_seq: int
-) -> tuple[str, int, list[OrderEvent]] | None:
-    """The order's status, last seq and events after ``after_seq``; None if ``client`` has no such order."""
+Snapshot = tuple[str, int, list[OrderEvent]]
+
+
+async def read_snapshots(
+    pg: AsyncConnection[Any], follows: list[tuple[uuid.UUID, int]], client: str
+) -> list[Snapshot | None]:
+    """For each (order, after seq) of ``follows``, in their order: the order's status, last seq and events
+    after that seq; None where ``client`` has no such order."""
     async with pg.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(_SNAPSHOT, {"id": order_id, "client": client, "after": after_seq}, prepare=True)
+        await cur.execute(
+            _SNAPSHOTS,
+            {
+                "ids": [order_id for order_id, _ in follows],
+                "afters": [a for _, a in follows],
+                "client": client,
+            },
+            prepare=True,
+        )
         rows = await cur.fetchall()
-    if not rows:
-        return None
-    status, last_seq = rows[0][0], rows[0][1]
-    events = [
-        OrderEvent.from_row(order_id, seq, event_status, at, detail)
-        for _, _, seq, event_status, at, detail in rows
-        if seq is not None
-    ]
-    return status, last_seq, events
+    found: list[Snapshot | None] = [None] * len(follows)
+    for n, status, last_seq, seq, event_status, at, detail in rows:
+        order_id = follows[n - 1][0]
+        snapshot = found[n - 1]
+        if snapshot is None:
+            snapshot = found[n - 1] = (status, last_seq, [])
+        if seq is not None:
+            snapshot[2].append(OrderEvent.from_row(order_id, seq, event_status, at, detail))
+    return found
 
 
 async def read_events(pg: AsyncConnection[Any], order_id: uuid.UUID, after_seq: int) -> list[OrderEvent]:
@@ -54,3 +74,20 @@ async def read_events(pg: AsyncConnection[Any], order_id: uuid.UUID, after_seq: 
         await cur.execute(_EVENTS, {"id": order_id, "after": after_seq}, prepare=True)
         rows = await cur.fetchall()
     return [OrderEvent.from_row(order_id, seq, status, at, detail) for seq, status, at, detail in rows]
+
+
+async def read_events_after(
+    pg: AsyncConnection[Any], wanted: list[tuple[uuid.UUID, int]]
+) -> list[list[OrderEvent]]:
+    """For each (order, after seq) of ``wanted``, in their order: its events after that seq, in one query."""
+    async with pg.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(
+            _EVENTS_AFTER,
+            {"ids": [i for i, _ in wanted], "afters": [a for _, a in wanted]},
+            prepare=True,
+        )
+        rows = await cur.fetchall()
+    found: list[list[OrderEvent]] = [[] for _ in wanted]
+    for n, seq, status, at, detail in rows:
+        found[n - 1].append(OrderEvent.from_row(wanted[n - 1][0], seq, status, at, detail))
+    return found
