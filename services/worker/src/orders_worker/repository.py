@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
@@ -126,27 +127,28 @@ def _draft(order_id: uuid.UUID, status: Status, detail: dict[str, Any]) -> tuple
     )
     stored = draft.detail()
     stored.pop("attempt", None)
-    return draft, Jsonb(stored)
+    return draft, Jsonb(stored, dumps=orjson.dumps)
 
 
-def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool) -> str:
+def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool, steps: int) -> str:
     sets = "".join(f", {name} = %({name})s" for name in columns)
     if raise_attempt:
         sets += ", attempt = GREATEST(attempt, %(raise_attempt)s)"
     # The order moves as many seqs as there are steps, and each step's event gets the seq it reached: the
     # k-th of n events is last_seq - n + k. Every event's detail carries the attempt the row has after the
-    # update.
+    # update. The steps are parameters of their own, not arrays: one Jsonb each costs less to send.
+    rows = ", ".join(f"({k}, %(status_{k})s::text, %(detail_{k})s::jsonb)" for k in range(1, steps + 1))
     return f"""
 WITH moved AS (
     UPDATE orders
-    SET status = %(new)s, last_seq = last_seq + %(steps)s, updated_at = clock_timestamp(){sets}
+    SET status = %(new)s, last_seq = last_seq + {steps}, updated_at = clock_timestamp(){sets}
     WHERE id = %(id)s AND status = %(expected)s AND last_seq = %(expected_seq)s
     RETURNING last_seq, updated_at, attempt
 ), appended AS (
     INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT %(id)s, moved.last_seq - %(steps)s + s.n, s.status,
+    SELECT %(id)s, moved.last_seq - {steps} + s.n, s.status,
         s.detail || jsonb_build_object('attempt', moved.attempt), moved.updated_at
-    FROM moved, unnest(%(statuses)s::text[], %(details)s::jsonb[]) WITH ORDINALITY AS s(status, detail, n)
+    FROM moved, (VALUES {rows}) AS s(n, status, detail)
 )
 SELECT last_seq, updated_at, attempt FROM moved
 """
@@ -205,9 +207,9 @@ async def advance_through(
     stored: list[Jsonb] = []
     for status, detail in steps:
         ensure_legal(current, status)
-        draft, kept = _draft(order_id, status, detail)
+        draft, dumped = _draft(order_id, status, detail)
         drafts.append(draft)
-        stored.append(kept)
+        stored.append(dumped)
         current = status
     names = tuple(sorted(columns))
     params: dict[str, Any] = {
@@ -215,15 +217,16 @@ async def advance_through(
         "new": current.value,
         "expected": expected.value,
         "expected_seq": expected_seq,
-        "steps": len(steps),
-        "statuses": [status.value for status, _ in steps],
-        "details": stored,
         "raise_attempt": raise_attempt,
     }
+    for k, ((status, _), kept) in enumerate(zip(steps, stored, strict=True), start=1):
+        params[f"status_{k}"] = status.value
+        params[f"detail_{k}"] = kept
     params.update(
-        (name, Jsonb(value) if isinstance(value, dict) else value) for name, value in columns.items()
+        (name, Jsonb(value, dumps=orjson.dumps) if isinstance(value, dict) else value)
+        for name, value in columns.items()
     )
-    sql = _advance_sql(names, raise_attempt=raise_attempt is not None)
+    sql = _advance_sql(names, raise_attempt=raise_attempt is not None, steps=len(steps))
     cur = await pg.execute(sql, params, prepare=True)
     row = await cur.fetchone()
     if row is None:
