@@ -3,7 +3,7 @@
     python -m docs.asyncapi > docs/asyncapi.yaml
 
 The WebSocket protocol (the notifier's frames and the `subscribe` message) and the RabbitMQ messages
-(`ExecuteOrder` on `orders`, `OrderEvent` on `order.events`) take their schemas from
+(`ExecuteOrders` and `ExecuteOrder` on `orders`, `OrderEvent` on `order.events`) take their schemas from
 `orders_shared.contracts` and `orders_notifier.protocol`; `tests/docs/test_asyncapi.py` fails when the
 committed file is not what this prints.
 """
@@ -20,7 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from orders_notifier.protocol import NORMAL, POLICY_VIOLATION, TRY_AGAIN_LATER, Subscribe
 from orders_shared import topology
-from orders_shared.contracts import ExecuteOrder, OrderEvent
+from orders_shared.contracts import ExecuteOrder, ExecuteOrders, OrderEvent
 from orders_shared.status import Status
 
 Json = dict[str, Any]
@@ -57,7 +57,12 @@ def _wire(node: Any) -> Any:
 def schemas() -> Json:
     """Every payload schema, from the models; OrderEventFrame is an OrderEvent as a WebSocket gets it."""
     _, top = models_json_schema(
-        [(ExecuteOrder, "serialization"), (OrderEvent, "serialization"), (Subscribe, "validation")],
+        [
+            (ExecuteOrder, "serialization"),
+            (ExecuteOrders, "serialization"),
+            (OrderEvent, "serialization"),
+            (Subscribe, "validation"),
+        ],
         ref_template=SCHEMAS + "{model}",
     )
     found: Json = _wire(top["$defs"])
@@ -197,14 +202,19 @@ def document() -> Json:
                 "description": (
                     f"Routing key `{topology.EXECUTE_KEY}` on the direct exchange "
                     f"`{topology.ORDERS_EXCHANGE}` → quorum queue `{topology.EXECUTE_QUEUE}` "
-                    f"(x-delivery-limit; dead-letters to `{topology.DEAD_QUEUE}`). The api's outbox relay "
-                    "publishes it once the order is committed; the sweeper republishes an order stuck "
-                    "without progress (with `seenSeq`). Retries wait in "
+                    f"(x-delivery-limit; dead-letters to `{topology.DEAD_QUEUE}`). "
+                    "The api publishes new orders as `ExecuteOrders`, a few to a message, right after "
+                    "their commit (its outbox relay publishes what that missed); the sweeper republishes "
+                    "an order stuck without progress "
+                    "(`ExecuteOrder` with `seenSeq`). Retries wait in "
                     f"`{topology.retry_queue(1)}`…`{topology.retry_queue(topology.MAX_RETRY_QUEUES)}` "
                     f"(routing keys `{topology.retry_key(1)}`…), whose TTL dead-letters them back here."
                 ),
                 "servers": [_ref("#/servers/rabbitmq")],
-                "messages": {"executeOrder": _ref("#/components/messages/ExecuteOrder")},
+                "messages": {
+                    "executeOrders": _ref("#/components/messages/ExecuteOrders"),
+                    "executeOrder": _ref("#/components/messages/ExecuteOrder"),
+                },
                 "bindings": {
                     "amqp": {
                         "is": "routingKey",
@@ -265,16 +275,22 @@ def document() -> Json:
             },
             "publishExecuteOrder": {
                 "action": "send",
-                "title": "The api (outbox relay, sweeper) and the worker (retries) enqueue work",
+                "title": "The api (new orders, sweeper) and the worker (retries) enqueue work",
                 "channel": _ref("#/channels/ordersExecute"),
-                "messages": [_ref("#/channels/ordersExecute/messages/executeOrder")],
+                "messages": [
+                    _ref("#/channels/ordersExecute/messages/executeOrders"),
+                    _ref("#/channels/ordersExecute/messages/executeOrder"),
+                ],
                 "bindings": {"amqp": PERSISTENT},
             },
             "consumeExecuteOrder": {
                 "action": "receive",
-                "title": "A worker runs the order's next step; acks after the step commits",
+                "title": "A worker runs the orders' next step; acks after every one's step commits",
                 "channel": _ref("#/channels/ordersExecute"),
-                "messages": [_ref("#/channels/ordersExecute/messages/executeOrder")],
+                "messages": [
+                    _ref("#/channels/ordersExecute/messages/executeOrders"),
+                    _ref("#/channels/ordersExecute/messages/executeOrder"),
+                ],
                 "bindings": {"amqp": ACK},
             },
             "deadLetterExecuteOrder": {
@@ -331,6 +347,15 @@ def document() -> Json:
                             },
                         }
                     ],
+                ),
+                "ExecuteOrders": _message(
+                    "ExecuteOrders",
+                    "Execute new orders",
+                    "Start the first attempt of each order; the worker acks once every one is done.",
+                    "ExecuteOrders",
+                    bindings={
+                        "amqp": {"messageType": ExecuteOrders.MESSAGE_TYPE, "bindingVersion": AMQP_BINDING}
+                    },
                 ),
                 "ExecuteOrder": _message(
                     "ExecuteOrder",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,25 @@ class ExecuteOrder(Contract):
     # Set by the sweeper: the order sat at this seq too long, so whoever receives this takes it over
     # (if it is still there: any progress since means its holder is alive).
     seen_seq: int | None = Field(default=None, ge=1)
+
+
+class ExecuteOrders(Contract):
+    """Ask a worker to start the first attempt of several new orders: the api's intake, one per batch.
+
+    One AMQP message per order cost the api and the broker more than storing the order; the worker runs
+    each order of the message as its own `ExecuteOrder(attempt=1)`, and acks the message when every one
+    of them is done (retries and dead letters go out per order, as `ExecuteOrder`). Sent with the AMQP
+    `type` property set to ``MESSAGE_TYPE``, which is how a consumer tells the two apart.
+    """
+
+    MESSAGE_TYPE: ClassVar[str] = "execute-orders"
+
+    v: Literal[1] = 1
+    order_ids: list[uuid.UUID] = Field(min_length=1)
+
+    def orders(self) -> list[ExecuteOrder]:
+        """Each order's first attempt, as if it had come alone."""
+        return [ExecuteOrder(order_id=order_id, attempt=1) for order_id in self.order_ids]
 
 
 class Quote(Contract):

@@ -150,7 +150,9 @@ class ApiSettings(CommonSettings):
         default=1.0,
         gt=0,
         le=60,
-        description="How often the relay looks for orders the api could not publish right after their commit.",
+        description=(
+            "How often the relay looks for orders the api could not publish right after their commit."
+        ),
     )
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared.contracts import ExecuteOrder
+from orders_shared.contracts import ExecuteOrders
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.models import orders_table
@@ -33,36 +33,45 @@ log = get_logger()
 # The writer publishes a batch within milliseconds of its commit; the relay leaves rows this young alone,
 # so the two do not race to publish the same orders.
 RELAY_AFTER_S = 5.0
+# Orders per AMQP message. A message per order cost the api ~0.1 ms and RabbitMQ ~0.14 ms of CPU; a message
+# of 16 costs about as much as one. Small enough that a burst still spreads over every worker (RabbitMQ
+# hands whole messages round-robin to the consumers).
+ORDERS_PER_MESSAGE = 16
 
 
 class NotConfirmed(Exception):
     """The broker refused (nacked) a publish."""
 
 
-def _message(order_id: uuid.UUID) -> tuple[bytes, aiormq.spec.Basic.Properties]:
+def _message(order_ids: Sequence[uuid.UUID]) -> tuple[bytes, aiormq.spec.Basic.Properties]:
     # A fresh Properties per message: aiormq writes a message_id into the one it is given. Ours is the
-    # order's id, which also lets RabbitMQ's tracing name the order.
+    # first order's id, which lets RabbitMQ's tracing name the message.
     properties = aiormq.spec.Basic.Properties(
-        content_type="application/json", delivery_mode=2, message_id=order_id.hex
+        content_type="application/json",
+        delivery_mode=2,  # persistent
+        message_id=order_ids[0].hex,
+        message_type=ExecuteOrders.MESSAGE_TYPE,
     )
-    return ExecuteOrder(order_id=order_id, attempt=1).to_json(), properties
+    return ExecuteOrders(order_ids=list(order_ids)).to_json(), properties
 
 
 @dataclass(slots=True)
 class ExecutePublisher:
-    """Publishes `ExecuteOrder` messages for new orders and stamps them published."""
+    """Publishes new orders as `ExecuteOrders` messages and stamps them published."""
 
     engine: AsyncEngine
     channel: AbstractChannel
     metrics: Metrics
-    timeout_s: float = 10.0
+    # Confirms come back in milliseconds; a publish slower than this is left to the relay, not waited on.
+    timeout_s: float = 2.0
 
     async def publish(self, order_ids: Sequence[uuid.UUID]) -> None:
-        """Publish one message per order and wait for every confirm; raises if any was not confirmed."""
+        """Publish the orders, ORDERS_PER_MESSAGE to a message, and wait for every confirm."""
         # aiormq's channel directly: aio-pika's Message and Exchange wrappers cost a third of each publish.
-        # Confirms arrive in publish order, so the batch costs one round trip, not one per order.
+        # Confirms arrive in publish order, so the batch costs one round trip, not one per message.
         raw = await self.channel.get_underlay_channel()
-        messages = [_message(order_id) for order_id in order_ids]
+        step = ORDERS_PER_MESSAGE
+        messages = [_message(order_ids[i : i + step]) for i in range(0, len(order_ids), step)]
         confirms = await asyncio.gather(
             *(
                 raw.basic_publish(
@@ -80,9 +89,16 @@ class ExecutePublisher:
             raise NotConfirmed(f"the broker refused {refused} of {len(confirms)} publishes")
 
     async def publish_and_stamp(self, order_ids: Sequence[uuid.UUID]) -> bool:
-        """Publish the orders and mark them published; on failure log, count and leave them to the relay."""
+        """Publish the orders and mark them published; on failure log, count and leave them to the relay.
+
+        Never waits for the broker to come back: with the channel closed (the broker away, the connection
+        reconnecting) the orders are left to the relay at once, so intake goes on while RabbitMQ is down.
+        """
+        if self.channel.is_closed:
+            return False
         try:
-            await self.publish(order_ids)
+            async with asyncio.timeout(self.timeout_s):
+                await self.publish(order_ids)
             async with self.engine.begin() as conn:
                 await conn.execute(
                     sa.update(orders_table)

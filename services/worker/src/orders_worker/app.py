@@ -72,7 +72,14 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             # spares every step a round trip to the broker.
             doorbells = await connection.channel(publisher_confirms=False)
             pipeline = Pipeline(pool, router, latency, Doorbell(doorbells), metrics, settings, parsed)
-            consumer = Consumer(topology.execute, topology.orders, pipeline, metrics, settings.max_attempts)
+            consumer = Consumer(
+                topology.execute,
+                topology.orders,
+                pipeline,
+                metrics,
+                settings.max_attempts,
+                concurrency=settings.worker_concurrency,
+            )
             checks["database"] = pool_check(pool)
             checks["rabbitmq"] = broker_check(connection)
             await consumer.start()

@@ -1,7 +1,7 @@
-"""The consumer: takes ExecuteOrder messages, runs the pipeline, and decides retry or failure.
+"""The consumer: takes ExecuteOrder(s) messages, runs the pipeline, and decides retry or failure.
 
-A message is acked only after the step's transaction committed and, on failure, after the retry or
-dead letter is confirmed by the broker; a message held at shutdown goes back to the queue.
+A message is acked only after, for each of its orders, the step's transaction committed and, on failure,
+the retry or dead letter is confirmed by the broker; a message held at shutdown goes back to the queue.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueu
 from pydantic import ValidationError
 
 from orders_shared.amqp import publish
-from orders_shared.contracts import ExecuteOrder
+from orders_shared.contracts import ExecuteOrder, ExecuteOrders
 from orders_shared.errors import VenueError
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
@@ -27,15 +27,24 @@ log = get_logger()
 
 @dataclass(slots=True)
 class Consumer:
-    """Feeds `orders.execute` into the pipeline, ``prefetch`` orders at a time."""
+    """Feeds `orders.execute` into the pipeline, ``concurrency`` orders at a time.
+
+    A message holds one order (`ExecuteOrder`: retries, the sweeper's) or several new ones (`ExecuteOrders`:
+    the api's intake); either way each order takes a slot of its own.
+    """
 
     queue: AbstractQueue
     orders: AbstractExchange
     pipeline: Pipeline
     metrics: Metrics
     max_attempts: int = 3
+    concurrency: int = 10
     _tag: str | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
 
     async def start(self) -> None:
         """Begin consuming."""
@@ -58,41 +67,70 @@ class Consumer:
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
-        self.metrics.worker_in_flight.inc()
         try:
             await self._handle(message)
         except asyncio.CancelledError:
-            # Shutdown: the order is handed back, and its compare-and-set state lets the next holder go on.
+            # Shutdown: the orders go back; their compare-and-set state lets the next holder go on.
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
             raise
+        except Exception:
+            # A retry or dead letter could not be published, or the failure not stored: hand the message
+            # back rather than hold its prefetch slot until the channel closes. Its redelivery takes the
+            # orders over where they are; the queue's delivery limit dead-letters one that always fails.
+            log.error("message_handling_failed", exc_info=True)
+            self.metrics.internal_errors.labels(where="worker").inc()
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
         finally:
-            self.metrics.worker_in_flight.dec()
             self._in_flight.discard(task)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
+        batch = message.type == ExecuteOrders.MESSAGE_TYPE
         try:
-            command = ExecuteOrder.model_validate_json(message.body)
+            commands = (
+                ExecuteOrders.model_validate_json(message.body).orders()
+                if batch
+                else [ExecuteOrder.model_validate_json(message.body)]
+            )
         except ValidationError:
             log.error("message_malformed", body=message.body[:200].decode(errors="replace"))
             self.metrics.dead_letters.inc()
             await message.reject(requeue=False)
             return
-        if message.redelivered:
+        redelivered = bool(message.redelivered)
+        if redelivered:
             self.metrics.redeliveries.inc()
-        with structlog.contextvars.bound_contextvars(order_id=str(command.order_id), attempt=command.attempt):
-            try:
-                await self.pipeline.run(command, redelivered=bool(message.redelivered))
-            except VenueError as exc:
-                await self._failed(command, exc.code, str(exc), retryable=exc.retryable)
-            except Exception as exc:
-                # Ours (a lost connection, a bug): worth another attempt, never a silent drop.
-                log.error("attempt_crashed", exc_info=True)
-                self.metrics.internal_errors.labels(where="worker").inc()
-                await self._failed(
-                    command, "INTERNAL_ERROR", f"the attempt failed: {type(exc).__name__}", retryable=True
-                )
+        if batch:
+            await asyncio.gather(*(self._attempt(command, redelivered) for command in commands))
+        else:
+            await self._attempt(commands[0], redelivered)
         await message.ack()
+
+    async def _attempt(self, command: ExecuteOrder, redelivered: bool) -> None:
+        """One order's attempt in one of the worker's ``concurrency`` slots; a failure retried or recorded."""
+        async with self._slots:
+            self.metrics.worker_in_flight.inc()
+            try:
+                with structlog.contextvars.bound_contextvars(
+                    order_id=str(command.order_id), attempt=command.attempt
+                ):
+                    try:
+                        await self.pipeline.run(command, redelivered=redelivered)
+                    except VenueError as exc:
+                        await self._failed(command, exc.code, str(exc), retryable=exc.retryable)
+                    except Exception as exc:
+                        # Ours (a lost connection, a bug): worth another attempt, never a silent drop.
+                        log.error("attempt_crashed", exc_info=True)
+                        self.metrics.internal_errors.labels(where="worker").inc()
+                        await self._failed(
+                            command,
+                            "INTERNAL_ERROR",
+                            f"the attempt failed: {type(exc).__name__}",
+                            retryable=True,
+                        )
+            finally:
+                self.metrics.worker_in_flight.dec()
 
     async def _failed(self, command: ExecuteOrder, code: str, reason: str, *, retryable: bool) -> None:
         if retryable and command.attempt < self.max_attempts:
