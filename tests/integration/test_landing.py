@@ -87,9 +87,24 @@ async def pair(engine: AsyncEngine) -> AsyncIterator[OwnPair]:
 
 
 @pytest.fixture
-def lander(pool: AsyncConnectionPool[AsyncConnection[Any]], database_url: str, amqp_url: str) -> Lander:
-    """A worker's lander on the tests' pool."""
-    return Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url))
+def announced() -> list[list[OrderEvent]]:
+    """Each publish the lander asked for: the events it announced together."""
+    return []
+
+
+@pytest.fixture
+def lander(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    database_url: str,
+    amqp_url: str,
+    announced: list[list[OrderEvent]],
+) -> Lander:
+    """A worker's lander on the tests' pool, its announcements recorded instead of published."""
+
+    async def announce(events: list[OrderEvent]) -> None:
+        announced.append(events)
+
+    return Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url), announce)
 
 
 async def _submitted_orders(
@@ -102,7 +117,11 @@ async def _submitted_orders(
 
 
 async def test_queued_swaps_land_together_each_once(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], pair: OwnPair, lander: Lander
+    engine: AsyncEngine,
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    pair: OwnPair,
+    lander: Lander,
+    announced: list[list[OrderEvent]],
 ) -> None:
     orders = await _submitted_orders(engine, pool, 20)
     decision = pair.decision()
@@ -132,6 +151,11 @@ async def test_queued_swaps_land_together_each_once(
     assert landed == set(orders[:19])
     # The first task found the pair free and landed alone; the other 19 queued behind it and landed as one.
     assert version == 2
+    # Each batch's `confirmed` events are announced together, each once; the repeat announces nothing.
+    assert [len(batch) for batch in announced] == [1, 18]
+    assert sorted(e.order_id.hex for batch in announced for e in batch) == sorted(
+        e.order_id.hex for e in events
+    )
 
 
 async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced(

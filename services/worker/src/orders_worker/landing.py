@@ -6,6 +6,7 @@ swap held it for four round trips while hundreds queued), so the task that gets 
 swap this process has queued for the pair in one transaction: lock the pools, lock the orders and check
 each is still where its holder left it, run the swaps one after the other on the pools in memory, then
 write every confirmation, ledger entry and the pools in one statement. They commit together or not at all.
+The same task then announces the batch's `confirmed` events, all in one publish.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -66,6 +68,8 @@ class Lander:
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     parsed: ParsedPools
     settings: WorkerSettings
+    # Publishes committed events (and owns what a failed publish means): the pipeline's.
+    announce: Callable[[list[OrderEvent]], Awaitable[None]]
     _waiting: dict[str, list[Landing]] = field(default_factory=dict)
     _turns: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -76,19 +80,24 @@ class Lander:
         """
         pair = landing.decision.side.pair
         self._waiting.setdefault(pair, []).append(landing)
+        confirmed: list[OrderEvent] = []
         try:
             async with self._turns.setdefault(pair, asyncio.Lock()):
                 if not landing.outcome.done():
-                    await self._land_all(pair, self._waiting.pop(pair))
+                    confirmed = await self._land_all(pair, self._waiting.pop(pair))
         except asyncio.CancelledError:
             # Cancelled while queued (shutdown): withdraw the swap rather than let the next turn land it
             # with nobody left to announce it. The order stays `submitted`; its redelivery lands it.
             if pair in self._waiting:
                 self._waiting[pair] = [queued for queued in self._waiting[pair] if queued is not landing]
             raise
+        if confirmed:
+            # After the pair's turn is handed on: the next batch need not wait for this publish.
+            await self.announce(confirmed)
         return landing.outcome.result()
 
-    async def _land_all(self, pair: str, batch: list[Landing]) -> None:
+    async def _land_all(self, pair: str, batch: list[Landing]) -> list[OrderEvent]:
+        """Land the batch; the `confirmed` events it committed, in the batch's order."""
         try:
             async with connection(self.pool) as conn, conn.transaction():
                 state = await read_pools(conn, pair, self.parsed, lock=True)
@@ -111,7 +120,7 @@ class Lander:
             raise
         except Exception as exc:  # noqa: BLE001 - raised again in the task of every order of the batch
             _settle(batch, exc)
-            return
+            return []
         if turn.swapped and events:
             # Written under the row lock, so the row is exactly one version on from what was read.
             self.parsed.put(pair, state.version + 1, turn.pools)
@@ -120,6 +129,7 @@ class Lander:
                 landing.outcome.set_exception(turn.failed[landing.order_id])
             else:
                 landing.outcome.set_result(events.get(landing.order_id))
+        return [events[landing.order_id] for landing in batch if landing.order_id in events]
 
 
 @dataclass(slots=True)

@@ -69,7 +69,7 @@ class Pipeline:
     lander: Lander = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lander = Lander(self.pool, self.parsed, self.settings)
+        self.lander = Lander(self.pool, self.parsed, self.settings, self._announce_all)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
@@ -199,7 +199,7 @@ class Pipeline:
         log.info(
             "order_confirmed", amount_out=str(event.amount_out), executed_price=str(event.executed_price)
         )
-        await self._announce(event)
+        # Announced by the lander, with the other `confirmed` events of its batch.
 
     async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
@@ -239,9 +239,12 @@ class Pipeline:
         return event
 
     async def _announce(self, *events: OrderEvent) -> None:
+        await self._announce_all(list(events))
+
+    async def _announce_all(self, events: list[OrderEvent]) -> None:
         # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.
         try:
-            await self.events.ring(list(events))
+            await self.events.ring(events)
         except Exception:
             self.metrics.publish_failures.labels(kind="event").inc()
             log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
