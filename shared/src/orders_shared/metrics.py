@@ -1,11 +1,20 @@
-"""Prometheus metrics of the engine, one set of names for every service, on a registry passed in."""
+"""Prometheus metrics of the engine, one set of names for every service, on a registry passed in.
+
+A service that runs several processes on one port (the api with API_WORKERS > 1) uses prometheus-client's
+multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set before the processes start, each writes its values
+there, and `/metrics`, whichever process answers it, reports all of them together (`render`).
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 30, 60)
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -92,10 +101,15 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         venue_errors=Counter(
             "venue_errors", "Venue calls that failed, by venue and kind.", ["venue", "kind"], registry=r
         ),
-        worker_in_flight=Gauge("worker_in_flight", "Orders a worker holds now.", registry=r),
+        worker_in_flight=Gauge(
+            "worker_in_flight", "Orders a worker holds now.", registry=r, multiprocess_mode="livesum"
+        ),
         outbox_published=Counter("outbox_published", "Orders the relay published to RabbitMQ.", registry=r),
         outbox_backlog=Gauge(
-            "outbox_backlog", "Accepted orders not yet published (last relay pass).", registry=r
+            "outbox_backlog",
+            "Accepted orders not yet published (last relay pass).",
+            registry=r,
+            multiprocess_mode="livemax",
         ),
         publish_failures=Counter(
             "amqp_publish_failures", "Publishes that failed, by what was published.", ["kind"], registry=r
@@ -103,7 +117,9 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         sweeper_requeued=Counter(
             "sweeper_requeued", "Stuck orders the sweeper handed to a worker again.", registry=r
         ),
-        ws_connections=Gauge("ws_connections", "Open WebSocket connections.", registry=r),
+        ws_connections=Gauge(
+            "ws_connections", "Open WebSocket connections.", registry=r, multiprocess_mode="livesum"
+        ),
         ws_messages_sent=Counter("ws_messages_sent", "Frames sent to WebSocket clients.", registry=r),
         ws_slow_consumer_closes=Counter(
             "ws_slow_consumer_closes", "Sockets closed with 1013 because the client did not read.", registry=r
@@ -121,5 +137,8 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
 
 
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The text exposition of ``registry`` and its content type."""
+    """The text exposition of ``registry`` (of every process, in multiprocess mode) and its content type."""
+    if os.environ.get(MULTIPROC_DIR):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -106,6 +106,12 @@ class ApiSettings(CommonSettings):
 
     api_host: str = Field(default="0.0.0.0", description="Interface the api binds.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the api.")
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="api processes sharing the port: more than 1 where a pod or host has cores to spare.",
+    )
     max_body_bytes: int = Field(
         default=16_384, ge=256, description="Largest request body accepted, in bytes."
     )
