@@ -28,6 +28,32 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (the api's worker processes with API_WORKERS > 1)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_times(pid: int) -> tuple[float, float]:
+    """(utime, stime) of a process and every process under it, in seconds."""
+    times = [cpu_times(p) for p in (pid, *descendants(pid))]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of a process: its peak resident set, in MiB."""
     try:

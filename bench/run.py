@@ -81,6 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pipeline-sockets", type=int, default=8, help="sockets sharing the orders")
     p.add_argument("--fanout-sockets", type=int, default=1000)
     p.add_argument("--fanout-timeout", type=float, default=120)
+    p.add_argument("--api-workers", type=int, default=1, help="API_WORKERS: api processes on its one port")
     p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
     p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
     p.add_argument(

@@ -77,6 +77,7 @@ class Bench:
             "RATE_LIMIT_ORDERS_PER_S": "1000000",
             "RATE_LIMIT_ORDERS_BURST": "1000000",
             "WS_MAX_CONNECTIONS_PER_CLIENT": "5000",
+            "API_WORKERS": str(self.args.api_workers),
         }
         return Stack(env, self.log_dir, label, database, self.tree)
 

@@ -33,12 +33,12 @@ from bench.measure import (
     CLK_TCK,
     ActivitySampler,
     cpu_seconds,
-    cpu_times,
     host_busy,
     peak_rss_mb,
     pg_counters,
     postgres_pids,
     rabbitmq_pids,
+    tree_cpu_times,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,7 +272,7 @@ class Service:
 
     def mark(self) -> None:
         """Remember its CPU so far."""
-        user, system = cpu_times(self.pid)
+        user, system = tree_cpu_times(self.pid)
         self.cpu_at_mark, self.sys_at_mark = user + system, system
 
 
@@ -358,8 +358,8 @@ class Stack:
             {
                 "service": s.name,
                 "pid": s.pid,
-                "cpu_s": round(cpu_seconds(s.pid) - s.cpu_at_mark, 2),
-                "sys_s": round(cpu_times(s.pid)[1] - s.sys_at_mark, 2),
+                "cpu_s": round(sum(tree_cpu_times(s.pid)) - s.cpu_at_mark, 2),
+                "sys_s": round(tree_cpu_times(s.pid)[1] - s.sys_at_mark, 2),
                 "peak_rss_mb": round(peak_rss_mb(s.pid), 1),
             }
             for s in self.services
@@ -372,7 +372,9 @@ class Stack:
         busy0, total0 = self._host_at_mark
         host_cpu_s = (busy - busy0) / CLK_TCK
         known = (
-            sum(cpu_seconds(s.pid) - s.cpu_at_mark for s in self.services) + sum(infra.values()) + load_cpu_s
+            sum(sum(tree_cpu_times(s.pid)) - s.cpu_at_mark for s in self.services)
+            + sum(infra.values())
+            + load_cpu_s
         )
         activity = self._activity.stop() if self._activity is not None else {}
         self._activity = None
