@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import aiormq
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
@@ -61,3 +63,12 @@ async def test_rung_events_arrive_in_order_with_their_routing_keys(
             if len(received) == len(events):
                 break
     assert received == [(f"order.{e.status.value}", e) for e in events]
+
+
+async def test_ringing_on_a_closed_channel_fails_at_once(connection: AbstractRobustConnection) -> None:
+    doorbells = await connection.channel(publisher_confirms=False)
+    await doorbells.close()
+    # Well within the doorbell's own timeout: a closed channel is an error now, not a wait.
+    async with asyncio.timeout(5):
+        with pytest.raises(aiormq.exceptions.ChannelInvalidStateError):
+            await Doorbell(doorbells, timeout_s=60).ring([_event(uuid.uuid4(), 2, Status.ROUTING)])

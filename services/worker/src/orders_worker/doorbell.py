@@ -54,7 +54,8 @@ class Doorbell:
         if raw.is_closed:
             raise aiormq.exceptions.ChannelInvalidStateError("the events channel is closed")
         frames = [frame for event in events for frame in _frames(event, raw.max_content_size)]
-        written = asyncio.get_running_loop().create_future()
+        # The channel's own future: closing the channel fails it at once, as it would a basic_publish.
+        written = raw.create_future()
         async with asyncio.timeout(self.timeout_s):
             # One queue item: the writer sends it whole, so no other frame of the channel falls inside it.
             await raw.write_queue.put(ChannelFrame.marshall(raw.number, frames, drain_future=written))
