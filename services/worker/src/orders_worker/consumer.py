@@ -7,11 +7,11 @@ the retry or dead letter is confirmed by the broker; a message held at shutdown 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelInvalidStateError
 from pydantic import ValidationError
 
 from orders_shared.amqp import publish
@@ -53,8 +53,13 @@ class Consumer:
     async def stop(self, grace_s: float) -> None:
         """Stop taking messages, give the held ones ``grace_s`` to finish, hand the rest back."""
         if self._tag is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self.queue.cancel(self._tag)
+            except Exception:
+                # Not fatal (closing the connection after the drain ends the consumer too), but a worker
+                # that goes on receiving while it drains should say so.
+                log.warning("consumer_cancel_failed", exc_info=True)
+                self.metrics.internal_errors.labels(where="worker_settle").inc()
             self._tag = None
         if self._in_flight:
             log.info("worker_draining", in_flight=len(self._in_flight), grace_s=grace_s)
@@ -69,21 +74,47 @@ class Consumer:
         self._in_flight.add(task)
         try:
             await self._handle(message)
-        except asyncio.CancelledError:
-            # Shutdown: the orders go back; their compare-and-set state lets the next holder go on.
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
-            raise
         except Exception:
-            # A retry or dead letter could not be published, or the failure not stored: hand the message
-            # back rather than hold its prefetch slot until the channel closes. Its redelivery takes the
-            # orders over where they are; the queue's delivery limit dead-letters one that always fails.
+            # A retry or dead letter could not be published, the failure not stored, or the ack not sent:
+            # hand the message back rather than hold its prefetch slot until the channel closes. Its
+            # redelivery takes the orders over where they are; the queue's delivery limit dead-letters one
+            # that always fails.
             log.error("message_handling_failed", exc_info=True)
             self.metrics.internal_errors.labels(where="worker").inc()
-            with contextlib.suppress(Exception):
-                await message.nack(requeue=True)
+            await self._requeue(message)
+        except BaseException:
+            # Shutdown (cancelled), or anything else that ends the handling unsettled: the orders go back;
+            # their compare-and-set state lets the next holder go on.
+            await self._requeue(message)
+            raise
         finally:
             self._in_flight.discard(task)
+
+    async def _requeue(self, message: AbstractIncomingMessage) -> None:
+        """Hand ``message`` back to the queue; if even the nack fails, make sure the broker takes it back."""
+        try:
+            await message.nack(requeue=True)
+            return
+        except Exception:
+            self.metrics.internal_errors.labels(where="worker_settle").inc()
+            if message.processed:
+                # Acked, nacked or rejected already (e.g. the ack went out and then raised): not held.
+                log.warning("message_requeue_failed", held=False, exc_info=True)
+                return
+            log.error("message_requeue_failed", held=True, exc_info=True)
+        try:
+            channel = message.channel
+        except ChannelInvalidStateError:
+            # The channel is closed, which is what makes a nack fail: the broker requeued what it held.
+            return
+        # Open, yet the nack failed (a write that failed before the connection noticed): closing the
+        # channel is the one sure way to make the broker take back what it holds. The robust channel
+        # reopens and consumes again; the other messages it held are redelivered, and taken over.
+        try:
+            async with asyncio.timeout(10):
+                await channel.close()
+        except Exception:
+            log.error("channel_close_failed", exc_info=True)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         batch = message.type == ExecuteOrders.MESSAGE_TYPE
@@ -102,7 +133,16 @@ class Consumer:
         if redelivered:
             self.metrics.redeliveries.inc()
         if batch:
-            await asyncio.gather(*(self._attempt(command, redelivered) for command in commands))
+            # Every order settles before the message does: a plain gather would raise at the first failure
+            # and have the message nacked (redelivered, maybe to this worker) while its other orders still
+            # ran, unawaited, their errors unseen and their slots beyond the prefetch.
+            outcomes = await asyncio.gather(
+                *(self._attempt(command, redelivered) for command in commands), return_exceptions=True
+            )
+            errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            if errors:
+                # An ExceptionGroup when they are all Exceptions, as they are unless an attempt was cancelled.
+                raise BaseExceptionGroup("orders of the batch could not be settled", errors)
         else:
             await self._attempt(commands[0], redelivered)
         await message.ack()
