@@ -8,16 +8,15 @@ last seq sent and a live event is filled from Postgres first. Postgres is the re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from orders_notifier import protocol
 from orders_notifier.snapshots import read_events, read_events_after, read_snapshots
@@ -31,6 +30,25 @@ log = get_logger()
 
 # Follow requests taken from the inbox together share one snapshot query (a subscribe names up to 100).
 _FOLLOW_BATCH = 100
+
+# The socket is gone: the client left (a send fails, 1006), or another path closed it first (a slow
+# client, shutdown) and Starlette refuses to send on it.
+SOCKET_GONE = (WebSocketDisconnect, WebSocketDisconnected)
+
+
+class Socket(Protocol):
+    """What a session uses of its WebSocket: Starlette's, or any object that sends and closes alike."""
+
+    application_state: WebSocketState
+
+    async def send_text(self, data: str) -> None:
+        """Send one text frame."""
+
+    async def send_json(self, data: Any, mode: str = "text") -> None:
+        """Send ``data`` as one JSON text frame."""
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Send the close frame."""
 
 
 def frame_text(event: OrderEvent) -> str:
@@ -73,7 +91,7 @@ Item = Live | Follow | Resync | Frame
 class Session:
     """One WebSocket: its inbox, and the last seq sent for each order it follows."""
 
-    ws: WebSocket
+    ws: Socket
     hub: Hub
     pool: AsyncConnectionPool[AsyncConnection[Any]]
     metrics: Metrics
@@ -114,14 +132,44 @@ class Session:
         self.following.discard(order_id)
 
     async def close(self, code: int, reason: str = "") -> None:
-        """Close the socket (once)."""
+        """Close the socket (once); never raises, as the writer, a task of its own and shutdown call it."""
         self.closing = True
-        if self.ws.application_state is WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.ws.close(code, reason)
+        if self.ws.application_state is not WebSocketState.CONNECTED:
+            return
+        try:
+            await self.ws.close(code, reason)
+        except SOCKET_GONE:
+            # The client left first: nobody is there to tell, and reconnecting with afterSeq loses nothing.
+            pass
+        except Exception:
+            self.metrics.internal_errors.labels(where="notifier_close").inc()
+            log.exception("ws_close_failed", code=code, **self._context())
 
     async def run(self) -> None:
-        """The writer: send what the inbox holds, in order, until the socket closes."""
+        """The writer: send what the inbox holds, in order, until the socket closes.
+
+        A failure of ours (Postgres unreachable, a bug) is logged, counted and closes the socket with 1011,
+        so that the client reconnects (with afterSeq, losing nothing) instead of waiting on a dead stream.
+        """
+        try:
+            await self._write()
+        except SOCKET_GONE:
+            # The socket closed under the writer: what it did not send is in Postgres for the reconnect.
+            return
+        except Exception:
+            self.metrics.internal_errors.labels(where="notifier_writer").inc()
+            log.exception("ws_writer_failed", **self._context())
+            await self.close(protocol.INTERNAL_ERROR, "internal error")
+
+    def _context(self) -> dict[str, Any]:
+        # A socket may follow up to max_subscriptions orders: a few of them name it well enough.
+        return {
+            "client": self.client,
+            "following": len(self.following),
+            "order_ids": sorted(str(order_id) for order_id in self.following)[:10],
+        }
+
+    async def _write(self) -> None:
         held: Item | None = None
         while not self.closing:
             item = held if held is not None else await self.inbox.get()

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 NORMAL = 1000
 GOING_AWAY = 1001
 POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
 
 

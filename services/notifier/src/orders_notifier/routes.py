@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import uuid
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 
 from orders_notifier import protocol
 from orders_notifier.access import SUBPROTOCOL, Gate, MessageBudget, offered_protocols
-from orders_notifier.hub import Frame, Hub, Session
+from orders_notifier.hub import SOCKET_GONE, Frame, Hub, Session
 from orders_shared.logging import get_logger
 
 router = APIRouter()
@@ -71,11 +71,14 @@ async def order_stream(ws: WebSocket) -> None:
             session.follow(order_id, after_seq)
         await _read(ws, session, writer, MessageBudget(gate.messages_per_s))
     finally:
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
-        hub.forget(session)
-        state.metrics.ws_connections.dec()
+        try:
+            writer.cancel()
+            # Waited for, not awaited: the writer logs and counts its own failures (`Session.run`), and
+            # a cancellation of this handler still propagates.
+            await asyncio.wait({writer})
+        finally:
+            hub.forget(session)
+            state.metrics.ws_connections.dec()
 
 
 async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], budget: MessageBudget) -> None:
@@ -84,13 +87,18 @@ async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], bud
         receive = asyncio.create_task(ws.receive_text())
         done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
         if receive not in done:
+            # The writer stopped (it closed the socket, or failed and said so): stop reading. Our own
+            # cancel, or the client leaving at the same moment, is how this receive ends, and no news.
             receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await receive
+            await asyncio.wait({receive})
+            if not receive.cancelled():
+                with contextlib.suppress(*SOCKET_GONE):
+                    receive.result()
             return
         try:
             text = receive.result()
-        except (WebSocketDisconnect, RuntimeError):
+        except SOCKET_GONE:
+            # The client left, or the writer closed the socket while we read: the stream is over.
             return
         if not budget.spend():
             await session.close(protocol.POLICY_VIOLATION, "too many messages")
