@@ -1,0 +1,226 @@
+"""The outbox relay against the real Postgres and RabbitMQ: orders committed but never published are
+published and stamped once they are older than RELAY_AFTER_S, younger ones are left to their writer, and two
+relays at once publish each order once.
+
+The relay takes every unstamped row of its database, and the e2e stack's api relays this run's shared one,
+so these tests have a database (and a vhost) of their own. Rows are made old by setting ``created_at`` back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api.ingest import NewOrder, insert_orders
+from orders_api.outbox import RELAY_AFTER_S, ExecutePublisher, OutboxRelay
+from orders_shared.amqp import connect
+from orders_shared.contracts import ExecuteOrders
+from orders_shared.db import create_engine
+from orders_shared.metrics import Metrics, create_metrics
+from orders_shared.models import orders_table
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE, declare
+from tests.support.infra import throwaway_database, throwaway_vhost
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(scope="module")
+def relay_database_url() -> Iterator[str]:
+    """A database of these tests' own: nothing else relays it, and these relays touch nothing else."""
+    with throwaway_database("orders_relay") as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def relay_engine(relay_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(relay_database_url, pool_size=4, application_name="relay-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def channel() -> AsyncIterator[AbstractChannel]:
+    # A vhost of its own, so no running worker consumes what these tests read back.
+    with throwaway_vhost("orders-relay") as url:
+        connection = await connect(url, name="relay-tests")
+        channel = await connection.channel(publisher_confirms=True)
+        await declare(channel)
+        yield channel
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tap(relay_engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own with a copy of every execute message; the test starts with no backlog."""
+    async with relay_engine.begin() as conn:
+        await conn.execute(
+            sa.update(orders_table)
+            .where(orders_table.c.enqueued_at.is_(None))
+            .values(enqueued_at=sa.func.now())
+        )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
+    yield queue
+    await queue.delete(if_unused=False, if_empty=False)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    return create_metrics(registry)
+
+
+def _orders(count: int) -> list[NewOrder]:
+    client = f"relay-{uuid.uuid4()}"
+    return [
+        NewOrder(
+            order_id=uuid.uuid4(),
+            client=client,
+            token_in="SOL",
+            token_out="USDC",
+            amount_in=Decimal("1.5"),
+            slippage_bps=50,
+        )
+        for _ in range(count)
+    ]
+
+
+async def _commit_unpublished(engine: AsyncEngine, count: int, *, age_s: float) -> list[uuid.UUID]:
+    """Commit ``count`` orders the way the api's writer does, but publish none.
+
+    The newest was created ``age_s`` ago and each one before it a second earlier: oldest first is one order.
+    """
+    orders = _orders(count)
+    ids = [o.order_id for o in orders]
+    async with engine.begin() as conn:
+        assert await insert_orders(conn, orders) == set(ids)
+        for n, order_id in enumerate(ids):
+            await conn.execute(
+                sa.update(orders_table)
+                .where(orders_table.c.id == order_id)
+                .values(
+                    created_at=sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, age_s + count - 1 - n)
+                )
+            )
+    return ids
+
+
+async def _published(queue: AbstractQueue) -> list[uuid.UUID]:
+    """Every order in the messages on ``queue`` now; relay_once returns only after the broker confirmed."""
+    got: list[uuid.UUID] = []
+    while (message := await queue.get(no_ack=True, fail=False, timeout=5)) is not None:
+        assert message.type == ExecuteOrders.MESSAGE_TYPE
+        got.extend(ExecuteOrders.model_validate_json(message.body).order_ids)
+    return got
+
+
+async def _unstamped(engine: AsyncEngine, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    async with engine.connect() as conn:
+        query = sa.select(orders_table.c.id).where(
+            orders_table.c.id.in_(ids), orders_table.c.enqueued_at.is_(None)
+        )
+        return set((await conn.execute(query)).scalars())
+
+
+def _relay(
+    engine: AsyncEngine, channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
+) -> OutboxRelay:
+    return OutboxRelay(engine, ExecutePublisher(engine, channel, metrics), metrics, batch_size=batch_size)
+
+
+async def test_old_unstamped_orders_are_published_and_stamped(
+    relay_engine: AsyncEngine,
+    channel: AbstractChannel,
+    tap: AbstractQueue,
+    registry: CollectorRegistry,
+    metrics: Metrics,
+) -> None:
+    ids = await _commit_unpublished(relay_engine, 20, age_s=RELAY_AFTER_S + 1)
+
+    assert await _relay(relay_engine, channel, metrics).relay_once() == 20
+
+    published = await _published(tap)
+    assert sorted(published) == sorted(ids)
+    assert await _unstamped(relay_engine, ids) == set()
+    assert registry.get_sample_value("outbox_published_total") == 20
+
+
+async def test_a_relay_takes_the_oldest_first_and_the_rest_next_time(
+    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+) -> None:
+    ids = await _commit_unpublished(relay_engine, 7, age_s=RELAY_AFTER_S + 1)  # oldest first
+    relay = _relay(relay_engine, channel, metrics, batch_size=5)
+
+    assert await relay.relay_once() == 5
+    assert sorted(await _published(tap)) == sorted(ids[:5])
+    assert await _unstamped(relay_engine, ids) == set(ids[5:])
+
+    assert await relay.relay_once() == 2
+    assert sorted(await _published(tap)) == sorted(ids[5:])
+    assert await relay.relay_once() == 0
+
+
+async def test_orders_younger_than_relay_after_are_left_alone(
+    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+) -> None:
+    old = await _commit_unpublished(relay_engine, 3, age_s=RELAY_AFTER_S + 1)
+    # Young enough that their writer may still be publishing them: the relay must not race it.
+    young = await _commit_unpublished(relay_engine, 3, age_s=0)
+
+    assert await _relay(relay_engine, channel, metrics).relay_once() == 3
+
+    assert sorted(await _published(tap)) == sorted(old)
+    assert await _unstamped(relay_engine, old + young) == set(young)
+
+
+@dataclass
+class _HeldPublisher(ExecutePublisher):
+    """The real publisher, held inside its publish (after the relay locked its batch) until released."""
+
+    inside: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def publish(self, order_ids: Sequence[uuid.UUID]) -> None:
+        self.inside.set()
+        await self.release.wait()
+        await super().publish(order_ids)
+
+
+async def test_two_relays_at_once_publish_each_order_once(
+    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+) -> None:
+    ids = await _commit_unpublished(relay_engine, 25, age_s=RELAY_AFTER_S + 1)
+    held = _HeldPublisher(relay_engine, channel, metrics)
+    first = OutboxRelay(relay_engine, held, metrics, batch_size=10)
+    second = _relay(relay_engine, channel, metrics, batch_size=10)
+
+    first_pass = asyncio.create_task(first.relay_once())
+    try:
+        await asyncio.wait_for(held.inside.wait(), timeout=10)
+        # The first holds its 10 rows locked, mid-publish; the second skips them instead of waiting for it.
+        assert await asyncio.wait_for(second.relay_once(), timeout=5) == 10
+    finally:
+        held.release.set()
+    assert await asyncio.wait_for(first_pass, timeout=10) == 10
+    assert await asyncio.wait_for(second.relay_once(), timeout=10) == 5
+    assert await first.relay_once() == 0
+
+    published = Counter(await _published(tap))
+    assert set(published) == set(ids)
+    assert max(published.values()) == 1
+    assert await _unstamped(relay_engine, ids) == set()
