@@ -1,0 +1,198 @@
+"""The sweeper against the real Postgres and RabbitMQ: an order published but not moving for stuck_after_s is
+published again as `ExecuteOrder` with the seq it was stuck at; a moving, finished or never published one
+is not.
+
+The sweeper takes every stuck row of its database, and the e2e stack's api sweeps this run's shared one, so
+these tests have a database (and a vhost) of their own. Rows are made old by setting ``updated_at`` back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orders_api.ingest import NewOrder, insert_orders
+from orders_api.sweeper import Sweeper
+from orders_shared.amqp import connect
+from orders_shared.contracts import ExecuteOrder
+from orders_shared.db import create_engine
+from orders_shared.metrics import create_metrics
+from orders_shared.models import orders_table
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE, declare
+from tests.support.infra import throwaway_database, throwaway_vhost
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+STUCK_AFTER_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def sweeper_database_url() -> Iterator[str]:
+    """A database of these tests' own: nothing else sweeps it, and these sweeps touch nothing else."""
+    with throwaway_database("orders_sweeper") as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def sweeper_engine(sweeper_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sweeper_database_url, pool_size=4, application_name="sweeper-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def channel() -> AsyncIterator[AbstractChannel]:
+    # A vhost of its own, so no running worker consumes what these tests read back.
+    with throwaway_vhost("orders-sweeper") as url:
+        connection = await connect(url, name="sweeper-tests")
+        channel = await connection.channel(publisher_confirms=True)
+        await declare(channel)
+        yield channel
+        await connection.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tap(sweeper_engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own with a copy of every execute message; the test starts with nothing stuck."""
+    async with sweeper_engine.begin() as conn:
+        await conn.execute(sa.update(orders_table).values(status="confirmed"))
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
+    yield queue
+    await queue.delete(if_unused=False, if_empty=False)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def sweeper(
+    sweeper_engine: AsyncEngine, channel: AbstractChannel, registry: CollectorRegistry
+) -> Sweeper:
+    exchange: AbstractExchange = await channel.get_exchange(ORDERS_EXCHANGE)
+    return Sweeper(sweeper_engine, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
+
+
+async def _order(
+    engine: AsyncEngine,
+    *,
+    status: str = "routing",
+    attempt: int = 2,
+    last_seq: int = 3,
+    idle_s: float,
+    enqueued: bool = True,
+) -> uuid.UUID:
+    """An order committed as the api does, then moved to ``status`` at ``last_seq``, idle for ``idle_s``."""
+    order = NewOrder(
+        order_id=uuid.uuid4(),
+        client=f"sweeper-{uuid.uuid4()}",
+        token_in="SOL",
+        token_out="USDC",
+        amount_in=Decimal("1.5"),
+        slippage_bps=50,
+    )
+    async with engine.begin() as conn:
+        assert await insert_orders(conn, [order]) == {order.order_id}
+        await conn.execute(
+            sa.update(orders_table)
+            .where(orders_table.c.id == order.order_id)
+            .values(
+                status=status,
+                attempt=attempt,
+                last_seq=last_seq,
+                enqueued_at=sa.func.now() if enqueued else None,
+                updated_at=sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, idle_s),
+            )
+        )
+    return order.order_id
+
+
+async def _messages(queue: AbstractQueue) -> list[dict[str, Any]]:
+    """The wire form of every message on ``queue`` now; sweep_once returns only after the broker confirmed."""
+    got: list[dict[str, Any]] = []
+    while (message := await queue.get(no_ack=True, fail=False, timeout=5)) is not None:
+        got.append(orjson.loads(message.body))
+    return got
+
+
+async def _updated_at(engine: AsyncEngine, order_id: uuid.UUID) -> datetime:
+    async with engine.connect() as conn:
+        query = sa.select(orders_table.c.updated_at).where(orders_table.c.id == order_id)
+        updated_at: datetime = (await conn.execute(query)).scalar_one()
+        return updated_at
+
+
+async def test_a_stuck_order_is_published_again_with_the_seq_it_was_stuck_at(
+    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue, registry: CollectorRegistry
+) -> None:
+    order_id = await _order(
+        sweeper_engine, status="submitted", attempt=2, last_seq=4, idle_s=STUCK_AFTER_S + 5
+    )
+
+    assert await sweeper.sweep_once() == 1
+
+    [wire] = await _messages(tap)
+    assert wire["seenSeq"] == 4
+    assert ExecuteOrder.model_validate(wire) == ExecuteOrder(order_id=order_id, attempt=2, seen_seq=4)
+    assert registry.get_sample_value("sweeper_requeued_total") == 1
+
+
+async def test_a_stuck_order_is_not_published_again_until_it_is_stuck_again(
+    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue
+) -> None:
+    await _order(sweeper_engine, idle_s=STUCK_AFTER_S + 5)
+
+    assert await sweeper.sweep_once() == 1
+    assert await sweeper.sweep_once() == 0
+    assert len(await _messages(tap)) == 1
+
+
+async def test_a_stuck_order_never_attempted_is_handed_out_as_attempt_one(
+    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue
+) -> None:
+    order_id = await _order(sweeper_engine, status="pending", attempt=0, last_seq=1, idle_s=STUCK_AFTER_S + 5)
+
+    assert await sweeper.sweep_once() == 1
+
+    [wire] = await _messages(tap)
+    assert ExecuteOrder.model_validate(wire) == ExecuteOrder(order_id=order_id, attempt=1, seen_seq=1)
+
+
+@pytest.mark.parametrize(
+    ("status", "idle_s", "enqueued"),
+    [
+        pytest.param("routing", STUCK_AFTER_S - 10, True, id="moving"),
+        pytest.param("confirmed", STUCK_AFTER_S + 5, True, id="confirmed"),
+        pytest.param("failed", STUCK_AFTER_S + 5, True, id="failed"),
+        pytest.param("pending", STUCK_AFTER_S + 5, False, id="never-published"),
+    ],
+)
+async def test_only_the_stuck_order_is_published_again(
+    sweeper: Sweeper,
+    sweeper_engine: AsyncEngine,
+    tap: AbstractQueue,
+    status: str,
+    idle_s: float,
+    enqueued: bool,
+) -> None:
+    left = await _order(sweeper_engine, status=status, idle_s=idle_s, enqueued=enqueued)
+    stuck = await _order(sweeper_engine, idle_s=STUCK_AFTER_S + 5)
+    left_updated_at = await _updated_at(sweeper_engine, left)
+
+    assert await sweeper.sweep_once() == 1
+
+    assert [ExecuteOrder.model_validate(wire).order_id for wire in await _messages(tap)] == [stuck]
+    assert await _updated_at(sweeper_engine, left) == left_updated_at
