@@ -22,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install lint fmt test soak api-key migrate run-api run-worker run-notifier dev clean
+.PHONY: help install lint fmt test test-fast soak api-key migrate run-api run-worker run-notifier dev clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,11 @@ fmt: install ## Format and fix what ruff can
 
 test: install lint tools browser-test-deps newman-deps ## Lint, then every test against the local Postgres and RabbitMQ
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# No lint and no service processes: the pure code, and each part on its own against the real Postgres and
+# RabbitMQ (the venue SDK differential tests included: they take seconds).
+test-fast: install ## Unit and focused tests, under a minute: the inner loop
+	$(BIN)/pytest tests/unit tests/integration tests/venues -m "not e2e" $(PYTEST_ARGS)
 
 soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
 	$(BIN)/python -m soak $(SOAK_ARGS)
