@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 # Tracebacks as data, without local variables: locals hold request headers, and so API keys.
 _TRACEBACKS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
 )
+
+
+def _json_bytes(event: Any, **_: Any) -> bytes:
+    # orjson refuses integers beyond 64 bits and types it does not know; the standard module takes them.
+    try:
+        return orjson.dumps(event, default=str)
+    except TypeError:
+        return json.dumps(event, default=str).encode()
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
@@ -26,13 +36,21 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # JSON lines from our own loggers go straight to stderr as bytes: through the stdlib's logging (a
+    # LogRecord, the handler's lock, a formatter, json.dumps) a line cost the worker ~7% of its CPU per
+    # order. The console format, for people, keeps the stdlib path.
+    fast = fmt == "json"
     structlog.configure(
         processors=[
             *shared,
             _TRACEBACKS,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            structlog.processors.JSONRenderer(serializer=_json_bytes)
+            if fast
+            else structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer)
+        if fast
+        else structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
