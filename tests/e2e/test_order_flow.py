@@ -104,6 +104,20 @@ async def test_malformed_client_message_gets_an_error_and_the_socket_stays(stack
         assert (frame["orderId"], frame["seq"]) == (order_id, 1)
 
 
+async def test_a_binary_frame_gets_an_error_and_the_socket_stays(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api) as client:
+        order_id = await _submit(client)
+    async with websockets.connect(f"{stack.ws}/api/orders/ws") as ws:
+        await next_frame(ws)
+        await ws.send(json.dumps({"action": "subscribe", "orderIds": [order_id]}).encode())
+        error = await next_frame(ws)
+        assert error["status"] == "error"
+        assert "text" in error["error"]
+        await ws.send(json.dumps({"action": "subscribe", "orderIds": [order_id]}))
+        frame = await next_frame(ws)
+        assert (frame["orderId"], frame["seq"]) == (order_id, 1)
+
+
 @pytest.mark.parametrize(
     "query",
     [

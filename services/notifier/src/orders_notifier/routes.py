@@ -84,7 +84,8 @@ async def order_stream(ws: WebSocket) -> None:
 async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], budget: MessageBudget) -> None:
     """Take subscribe requests until the client leaves or the writer stops (it closed the socket)."""
     while not writer.done():
-        receive = asyncio.create_task(ws.receive_text())
+        # receive(), not receive_text(): a binary frame has no text, and receive_text() would fail on it.
+        receive = asyncio.create_task(ws.receive())
         done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
         if receive not in done:
             # The writer stopped (it closed the socket, or failed and said so): stop reading. Our own
@@ -96,13 +97,19 @@ async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], bud
                     receive.result()
             return
         try:
-            text = receive.result()
+            message = receive.result()
         except SOCKET_GONE:
-            # The client left, or the writer closed the socket while we read: the stream is over.
+            # The writer closed the socket while we read: the stream is over.
             return
+        if message["type"] == "websocket.disconnect":
+            return  # the client left
         if not budget.spend():
             await session.close(protocol.POLICY_VIOLATION, "too many messages")
             return
+        text = message.get("text")
+        if text is None:
+            session.offer(Frame(protocol.error("send messages as JSON in text frames, not binary")))
+            continue
         try:
             request = protocol.parse_client_message(text)
         except ValueError as exc:
