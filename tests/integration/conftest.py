@@ -1,15 +1,53 @@
-"""Fixtures of the integration tests: a psycopg pool like the worker's and notifier's."""
+"""Fixtures of the integration tests: a psycopg pool like the worker's and notifier's; a database and a
+vhost of a module's own, for tests of what acts on every row or message it finds (relay, sweeper)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
+from aio_pika.abc import AbstractChannel
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared.db import create_pool
+from orders_shared.amqp import connect
+from orders_shared.db import create_engine, create_pool
+from orders_shared.topology import declare
+from tests.support.infra import throwaway_database, throwaway_vhost
+
+
+def _module(request: pytest.FixtureRequest) -> str:
+    return str(request.module.__name__).rsplit(".", 1)[-1].removeprefix("test_")
+
+
+@pytest.fixture(scope="module")
+def own_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of the module's own: the stack the e2e tests run relays and sweeps the shared one."""
+    with throwaway_database(f"orders_{_module(request)}") as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def own_engine(own_database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """An engine on the module's own database."""
+    engine = create_engine(own_database_url, pool_size=4, application_name=f"{_module(request)}-tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def own_channel(request: pytest.FixtureRequest) -> AsyncIterator[AbstractChannel]:
+    """A channel with confirms and the topology declared, on a vhost of the module's own, so no running
+    worker consumes what the tests read back."""
+    with throwaway_vhost(f"orders-{_module(request)}") as url:
+        connection = await connect(url, name=f"{_module(request)}-tests")
+        channel = await connection.channel(publisher_confirms=True)
+        await declare(channel)
+        yield channel
+        await connection.close()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")

@@ -17,40 +17,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.ingest import NewOrder, OrderWriter
 from orders_api.outbox import ORDERS_PER_MESSAGE, ExecutePublisher
-from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.metrics import create_metrics
 from orders_shared.models import orders_table
-from orders_shared.topology import EXECUTE_KEY, declare
-from tests.support.infra import throwaway_vhost
+from orders_shared.topology import EXECUTE_KEY
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def channel() -> AsyncIterator[AbstractChannel]:
-    # A vhost of its own, so no running worker consumes what these tests read back.
-    with throwaway_vhost("orders-publish") as url:
-        connection = await connect(url, name="publish-tests")
-        channel = await connection.channel(publisher_confirms=True)
-        await declare(channel)
-        yield channel
-        await connection.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def tap(channel: AbstractChannel) -> AbstractQueue:
+async def tap(own_channel: AbstractChannel) -> AbstractQueue:
     """A queue of this test's own that receives a copy of every execute message."""
-    queue = await channel.declare_queue(exclusive=True)
+    queue = await own_channel.declare_queue(exclusive=True)
     await queue.bind("orders", EXECUTE_KEY)
     return queue
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def writer(engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
+async def writer(engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
     metrics = create_metrics()
     # One flusher: a write returns only after every batch before it was published and stamped.
-    writer = OrderWriter(engine, metrics, ExecutePublisher(engine, channel, metrics), flushers=1)
+    writer = OrderWriter(engine, metrics, ExecutePublisher(engine, own_channel, metrics), flushers=1)
     task = asyncio.create_task(writer.run())
     yield writer
     task.cancel()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,52 +24,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.ingest import NewOrder, insert_orders
 from orders_api.outbox import RELAY_AFTER_S, ExecutePublisher, OutboxRelay
-from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrders
-from orders_shared.db import create_engine
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.models import orders_table
-from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE, declare
-from tests.support.infra import throwaway_database, throwaway_vhost
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture(scope="module")
-def relay_database_url() -> Iterator[str]:
-    """A database of these tests' own: nothing else relays it, and these relays touch nothing else."""
-    with throwaway_database("orders_relay") as url:
-        yield url
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def relay_engine(relay_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(relay_database_url, pool_size=4, application_name="relay-tests")
-    yield engine
-    await engine.dispose()
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def channel() -> AsyncIterator[AbstractChannel]:
-    # A vhost of its own, so no running worker consumes what these tests read back.
-    with throwaway_vhost("orders-relay") as url:
-        connection = await connect(url, name="relay-tests")
-        channel = await connection.channel(publisher_confirms=True)
-        await declare(channel)
-        yield channel
-        await connection.close()
-
-
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(relay_engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+async def tap(own_engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
     """A queue of this test's own with a copy of every execute message; the test starts with no backlog."""
-    async with relay_engine.begin() as conn:
+    async with own_engine.begin() as conn:
         await conn.execute(
             sa.update(orders_table)
             .where(orders_table.c.enqueued_at.is_(None))
             .values(enqueued_at=sa.func.now())
         )
-    queue = await channel.declare_queue(exclusive=True)
+    queue = await own_channel.declare_queue(exclusive=True)
     await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
     yield queue
     await queue.delete(if_unused=False, if_empty=False)
@@ -138,37 +110,37 @@ async def _unstamped(engine: AsyncEngine, ids: Sequence[uuid.UUID]) -> set[uuid.
 
 
 def _relay(
-    engine: AsyncEngine, channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
+    engine: AsyncEngine, own_channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
 ) -> OutboxRelay:
-    return OutboxRelay(engine, ExecutePublisher(engine, channel, metrics), metrics, batch_size=batch_size)
+    return OutboxRelay(engine, ExecutePublisher(engine, own_channel, metrics), metrics, batch_size=batch_size)
 
 
 async def test_old_unstamped_orders_are_published_and_stamped(
-    relay_engine: AsyncEngine,
-    channel: AbstractChannel,
+    own_engine: AsyncEngine,
+    own_channel: AbstractChannel,
     tap: AbstractQueue,
     registry: CollectorRegistry,
     metrics: Metrics,
 ) -> None:
-    ids = await _commit_unpublished(relay_engine, 20, age_s=RELAY_AFTER_S + 1)
+    ids = await _commit_unpublished(own_engine, 20, age_s=RELAY_AFTER_S + 1)
 
-    assert await _relay(relay_engine, channel, metrics).relay_once() == 20
+    assert await _relay(own_engine, own_channel, metrics).relay_once() == 20
 
     published = await _published(tap)
     assert sorted(published) == sorted(ids)
-    assert await _unstamped(relay_engine, ids) == set()
+    assert await _unstamped(own_engine, ids) == set()
     assert registry.get_sample_value("outbox_published_total") == 20
 
 
 async def test_a_relay_takes_the_oldest_first_and_the_rest_next_time(
-    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    ids = await _commit_unpublished(relay_engine, 7, age_s=RELAY_AFTER_S + 1)  # oldest first
-    relay = _relay(relay_engine, channel, metrics, batch_size=5)
+    ids = await _commit_unpublished(own_engine, 7, age_s=RELAY_AFTER_S + 1)  # oldest first
+    relay = _relay(own_engine, own_channel, metrics, batch_size=5)
 
     assert await relay.relay_once() == 5
     assert sorted(await _published(tap)) == sorted(ids[:5])
-    assert await _unstamped(relay_engine, ids) == set(ids[5:])
+    assert await _unstamped(own_engine, ids) == set(ids[5:])
 
     assert await relay.relay_once() == 2
     assert sorted(await _published(tap)) == sorted(ids[5:])
@@ -176,16 +148,16 @@ async def test_a_relay_takes_the_oldest_first_and_the_rest_next_time(
 
 
 async def test_orders_younger_than_relay_after_are_left_alone(
-    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    old = await _commit_unpublished(relay_engine, 3, age_s=RELAY_AFTER_S + 1)
+    old = await _commit_unpublished(own_engine, 3, age_s=RELAY_AFTER_S + 1)
     # Young enough that their writer may still be publishing them: the relay must not race it.
-    young = await _commit_unpublished(relay_engine, 3, age_s=0)
+    young = await _commit_unpublished(own_engine, 3, age_s=0)
 
-    assert await _relay(relay_engine, channel, metrics).relay_once() == 3
+    assert await _relay(own_engine, own_channel, metrics).relay_once() == 3
 
     assert sorted(await _published(tap)) == sorted(old)
-    assert await _unstamped(relay_engine, old + young) == set(young)
+    assert await _unstamped(own_engine, old + young) == set(young)
 
 
 @dataclass
@@ -202,12 +174,12 @@ class _HeldPublisher(ExecutePublisher):
 
 
 async def test_two_relays_at_once_publish_each_order_once(
-    relay_engine: AsyncEngine, channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    ids = await _commit_unpublished(relay_engine, 25, age_s=RELAY_AFTER_S + 1)
-    held = _HeldPublisher(relay_engine, channel, metrics)
-    first = OutboxRelay(relay_engine, held, metrics, batch_size=10)
-    second = _relay(relay_engine, channel, metrics, batch_size=10)
+    ids = await _commit_unpublished(own_engine, 25, age_s=RELAY_AFTER_S + 1)
+    held = _HeldPublisher(own_engine, own_channel, metrics)
+    first = OutboxRelay(own_engine, held, metrics, batch_size=10)
+    second = _relay(own_engine, own_channel, metrics, batch_size=10)
 
     first_pass = asyncio.create_task(first.relay_once())
     try:
@@ -223,4 +195,4 @@ async def test_two_relays_at_once_publish_each_order_once(
     published = Counter(await _published(tap))
     assert set(published) == set(ids)
     assert max(published.values()) == 1
-    assert await _unstamped(relay_engine, ids) == set()
+    assert await _unstamped(own_engine, ids) == set()

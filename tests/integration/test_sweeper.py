@@ -9,7 +9,7 @@ these tests have a database (and a vhost) of their own. Rows are made old by set
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,50 +24,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.ingest import NewOrder, insert_orders
 from orders_api.sweeper import Sweeper
-from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrder
-from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.models import orders_table
-from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE, declare
-from tests.support.infra import throwaway_database, throwaway_vhost
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 STUCK_AFTER_S = 60.0
 
 
-@pytest.fixture(scope="module")
-def sweeper_database_url() -> Iterator[str]:
-    """A database of these tests' own: nothing else sweeps it, and these sweeps touch nothing else."""
-    with throwaway_database("orders_sweeper") as url:
-        yield url
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def sweeper_engine(sweeper_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(sweeper_database_url, pool_size=4, application_name="sweeper-tests")
-    yield engine
-    await engine.dispose()
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def channel() -> AsyncIterator[AbstractChannel]:
-    # A vhost of its own, so no running worker consumes what these tests read back.
-    with throwaway_vhost("orders-sweeper") as url:
-        connection = await connect(url, name="sweeper-tests")
-        channel = await connection.channel(publisher_confirms=True)
-        await declare(channel)
-        yield channel
-        await connection.close()
-
-
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(sweeper_engine: AsyncEngine, channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+async def tap(own_engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
     """A queue of this test's own with a copy of every execute message; the test starts with nothing stuck."""
-    async with sweeper_engine.begin() as conn:
+    async with own_engine.begin() as conn:
         await conn.execute(sa.update(orders_table).values(status="confirmed"))
-    queue = await channel.declare_queue(exclusive=True)
+    queue = await own_channel.declare_queue(exclusive=True)
     await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
     yield queue
     await queue.delete(if_unused=False, if_empty=False)
@@ -80,10 +52,10 @@ def registry() -> CollectorRegistry:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def sweeper(
-    sweeper_engine: AsyncEngine, channel: AbstractChannel, registry: CollectorRegistry
+    own_engine: AsyncEngine, own_channel: AbstractChannel, registry: CollectorRegistry
 ) -> Sweeper:
-    exchange: AbstractExchange = await channel.get_exchange(ORDERS_EXCHANGE)
-    return Sweeper(sweeper_engine, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
+    exchange: AbstractExchange = await own_channel.get_exchange(ORDERS_EXCHANGE)
+    return Sweeper(own_engine, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
 
 
 async def _order(
@@ -136,11 +108,9 @@ async def _updated_at(engine: AsyncEngine, order_id: uuid.UUID) -> datetime:
 
 
 async def test_a_stuck_order_is_published_again_with_the_seq_it_was_stuck_at(
-    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue, registry: CollectorRegistry
+    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue, registry: CollectorRegistry
 ) -> None:
-    order_id = await _order(
-        sweeper_engine, status="submitted", attempt=2, last_seq=4, idle_s=STUCK_AFTER_S + 5
-    )
+    order_id = await _order(own_engine, status="submitted", attempt=2, last_seq=4, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
 
@@ -151,9 +121,9 @@ async def test_a_stuck_order_is_published_again_with_the_seq_it_was_stuck_at(
 
 
 async def test_a_stuck_order_is_not_published_again_until_it_is_stuck_again(
-    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue
+    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue
 ) -> None:
-    await _order(sweeper_engine, idle_s=STUCK_AFTER_S + 5)
+    await _order(own_engine, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
     assert await sweeper.sweep_once() == 0
@@ -161,9 +131,9 @@ async def test_a_stuck_order_is_not_published_again_until_it_is_stuck_again(
 
 
 async def test_a_stuck_order_never_attempted_is_handed_out_as_attempt_one(
-    sweeper: Sweeper, sweeper_engine: AsyncEngine, tap: AbstractQueue
+    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue
 ) -> None:
-    order_id = await _order(sweeper_engine, status="pending", attempt=0, last_seq=1, idle_s=STUCK_AFTER_S + 5)
+    order_id = await _order(own_engine, status="pending", attempt=0, last_seq=1, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
 
@@ -182,17 +152,17 @@ async def test_a_stuck_order_never_attempted_is_handed_out_as_attempt_one(
 )
 async def test_only_the_stuck_order_is_published_again(
     sweeper: Sweeper,
-    sweeper_engine: AsyncEngine,
+    own_engine: AsyncEngine,
     tap: AbstractQueue,
     status: str,
     idle_s: float,
     enqueued: bool,
 ) -> None:
-    left = await _order(sweeper_engine, status=status, idle_s=idle_s, enqueued=enqueued)
-    stuck = await _order(sweeper_engine, idle_s=STUCK_AFTER_S + 5)
-    left_updated_at = await _updated_at(sweeper_engine, left)
+    left = await _order(own_engine, status=status, idle_s=idle_s, enqueued=enqueued)
+    stuck = await _order(own_engine, idle_s=STUCK_AFTER_S + 5)
+    left_updated_at = await _updated_at(own_engine, left)
 
     assert await sweeper.sweep_once() == 1
 
     assert [ExecuteOrder.model_validate(wire).order_id for wire in await _messages(tap)] == [stuck]
-    assert await _updated_at(sweeper_engine, left) == left_updated_at
+    assert await _updated_at(own_engine, left) == left_updated_at
