@@ -104,7 +104,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         worker_in_flight=Gauge(
             "worker_in_flight", "Orders a worker holds now.", registry=r, multiprocess_mode="livesum"
         ),
-        outbox_published=Counter("outbox_published", "Orders the relay published to RabbitMQ.", registry=r),
+        outbox_published=Counter(
+            "outbox_published",
+            "Orders published to RabbitMQ after their commit, or by the relay.",
+            registry=r,
+        ),
         outbox_backlog=Gauge(
             "outbox_backlog",
             "Accepted orders not yet published (last relay pass).",

@@ -1,7 +1,7 @@
 """Getting committed orders onto RabbitMQ: right after their commit, and the relay for what that missed.
 
-The main road: the writer that committed a batch publishes it at once (`ExecutePublisher`), one confirmed
-publish per order sent back to back, and stamps `enqueued_at` when the broker confirmed them all. An order
+The main road: the writer that committed a batch publishes it at once (`ExecutePublisher`), a few orders
+to a message, and stamps `enqueued_at` once the broker confirmed every message. An order
 is accepted when its row commits, whatever the broker is doing, so the publish can fail or never happen (the
 broker away, the api killed between commit and publish). The relay is the recovery path: it publishes rows
 still unstamped a while after their commit, oldest first, and stamps them in the transaction that locked
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import aiormq
 import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.logging import get_logger
@@ -42,6 +42,11 @@ ORDERS_PER_MESSAGE = 16
 # One statement text whatever the batch's size, so psycopg prepares it once (an IN list would be a new
 # statement, parsed and planned, for every size).
 _STAMP = "UPDATE orders SET enqueued_at = now() WHERE id = ANY(%(ids)s::uuid[])"
+
+
+async def stamp(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> None:
+    """Mark the orders published (in ``conn``'s transaction)."""
+    await conn.exec_driver_sql(_STAMP, {"ids": list(order_ids)})
 
 
 class NotConfirmed(Exception):
@@ -93,27 +98,26 @@ class ExecutePublisher:
         if refused:
             raise NotConfirmed(f"the broker refused {refused} of {len(confirms)} publishes")
 
-    async def publish_and_stamp(self, order_ids: Sequence[uuid.UUID]) -> bool:
+    async def publish_and_stamp(self, order_ids: Sequence[uuid.UUID]) -> None:
         """Publish the orders and mark them published; on failure log, count and leave them to the relay.
 
         Never waits for the broker to come back: with the channel closed (the broker away, the connection
         reconnecting) the orders are left to the relay at once, so intake goes on while RabbitMQ is down.
         """
         if self.channel.is_closed:
-            return False
+            return
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self.publish(order_ids)
             async with self.engine.begin() as conn:
-                await conn.exec_driver_sql(_STAMP, {"ids": list(order_ids)})
+                await stamp(conn, order_ids)
         except asyncio.CancelledError:
             raise
         except Exception:  # broker or database away: the rows stay unstamped and the relay takes them
             self.metrics.publish_failures.labels(kind="execute").inc()
             log.warning("publish_after_commit_failed", exc_info=True, orders=len(order_ids))
-            return False
+            return
         self.metrics.outbox_published.inc(len(order_ids))
-        return True
 
 
 _CLAIM = (
@@ -145,9 +149,7 @@ class OutboxRelay:
                 self.metrics.outbox_backlog.set(0)
                 return 0
             await self.publisher.publish(ids)
-            await conn.execute(
-                sa.update(orders_table).where(orders_table.c.id.in_(ids)).values(enqueued_at=sa.func.now())
-            )
+            await stamp(conn, ids)
         log.info("outbox_relayed", orders=len(ids))
         self.metrics.outbox_published.inc(len(ids))
         self.metrics.outbox_backlog.set(len(ids) if len(ids) == self.batch_size else 0)
