@@ -69,7 +69,7 @@ class Pipeline:
     lander: Lander = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lander = Lander(self.pool, self.parsed, self.settings, self._announce_all)
+        self.lander = Lander(self.pool, self.parsed, self.settings, self._announce)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
@@ -151,7 +151,7 @@ class Pipeline:
             legs={leg.venue: leg.percent for leg in decision.legs},
             min_amount_out=str(decision.min_amount_out),
         )
-        await self._announce(*events)
+        await self._announce(events)
         await self._land(order, held, decision, token_in, token_out, signature, resumed=False)
 
     async def _land(
@@ -223,7 +223,7 @@ class Pipeline:
                     (event.at - order.created_at).total_seconds()
                 )
                 log.info("order_failed", error_code=code, error=reason)
-                await self._announce(event)
+                await self._announce([event])
                 return event
         return None
 
@@ -238,10 +238,7 @@ class Pipeline:
             self.metrics.transitions.labels(status=new.value).inc()
         return event
 
-    async def _announce(self, *events: OrderEvent) -> None:
-        await self._announce_all(list(events))
-
-    async def _announce_all(self, events: list[OrderEvent]) -> None:
+    async def _announce(self, events: list[OrderEvent]) -> None:
         # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.
         try:
             await self.events.ring(events)
