@@ -25,12 +25,6 @@ LEFT JOIN order_events e ON e.order_id = f.id AND e.seq > f.after
 ORDER BY f.n, e.seq
 """
 
-_EVENTS = """
-SELECT seq, status, created_at, detail FROM order_events
-WHERE order_id = %(id)s AND seq > %(after)s
-ORDER BY seq
-"""
-
 _EVENTS_AFTER = """
 SELECT f.n, e.seq, e.status, e.created_at, e.detail
 FROM unnest(%(ids)s::uuid[], %(afters)s::int[]) WITH ORDINALITY AS f(id, after, n)
@@ -70,10 +64,8 @@ async def read_snapshots(
 
 async def read_events(pg: AsyncConnection[Any], order_id: uuid.UUID, after_seq: int) -> list[OrderEvent]:
     """The order's events after ``after_seq``, in seq order."""
-    async with pg.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(_EVENTS, {"id": order_id, "after": after_seq}, prepare=True)
-        rows = await cur.fetchall()
-    return [OrderEvent.from_row(order_id, seq, status, at, detail) for seq, status, at, detail in rows]
+    (events,) = await read_events_after(pg, [(order_id, after_seq)])
+    return events
 
 
 async def read_events_after(
