@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from decimal import Decimal
 
 import pytest
 import pytest_asyncio
@@ -14,9 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, OrderWriter
+from orders_api.ingest import OrderWriter
 from orders_shared.metrics import create_metrics
 from orders_shared.models import events_table, orders_table
+from tests.support.orders import market_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,19 +28,6 @@ async def writer(engine: AsyncEngine) -> AsyncIterator[OrderWriter]:
     yield writer
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-def _order(client: str, amount: str = "1.5", key: str | None = None) -> NewOrder:
-    return NewOrder(
-        order_id=uuid.uuid4(),
-        client=client,
-        token_in="SOL",
-        token_out="USDC",
-        amount_in=Decimal(amount),
-        slippage_bps=50,
-        idempotency_key=key,
-        request_hash="h" if key else None,
-    )
 
 
 async def _stored(engine: AsyncEngine, client: str) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
@@ -59,7 +46,7 @@ async def test_concurrent_orders_are_stored_with_their_first_event(
     engine: AsyncEngine, writer: OrderWriter
 ) -> None:
     client = f"ingest-{uuid.uuid4().hex[:6]}"
-    orders = [_order(client) for _ in range(50)]
+    orders = [market_order(client) for _ in range(50)]
     created = await asyncio.gather(*(writer.write(o) for o in orders))
     ids, with_event = await _stored(engine, client)
     assert created == [True] * 50
@@ -78,10 +65,10 @@ async def test_a_bad_row_fails_alone_and_a_repeated_key_is_not_stored_twice(
     engine: AsyncEngine, writer: OrderWriter
 ) -> None:
     client = f"ingest-{uuid.uuid4().hex[:6]}"
-    good = [_order(client), _order(client)]
+    good = [market_order(client), market_order(client)]
     # amount_in must be positive (a CHECK the api's validation makes unreachable): it fails its batch.
-    bad = _order(client, amount="0")
-    first, again = _order(client, key="k-1"), _order(client, key="k-1")
+    bad = market_order(client, amount="0")
+    first, again = market_order(client, key="k-1"), market_order(client, key="k-1")
     results = await asyncio.gather(
         *(writer.write(o) for o in (good[0], bad, first, again, good[1])), return_exceptions=True
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from decimal import Decimal
 
 import pytest
 import pytest_asyncio
@@ -15,12 +14,13 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, OrderWriter
+from orders_api.ingest import OrderWriter
 from orders_api.outbox import ORDERS_PER_MESSAGE, ExecutePublisher
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.metrics import create_metrics
 from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY
+from tests.support.orders import market_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -42,19 +42,6 @@ async def writer(engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIter
     yield writer
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-
-
-def _order(client: str, key: str | None = None) -> NewOrder:
-    return NewOrder(
-        order_id=uuid.uuid4(),
-        client=client,
-        token_in="SOL",
-        token_out="USDC",
-        amount_in=Decimal("1.5"),
-        slippage_bps=50,
-        idempotency_key=key,
-        request_hash="h" if key else None,
-    )
 
 
 async def _published(queue: AbstractQueue, count: int) -> list[uuid.UUID]:
@@ -84,9 +71,9 @@ async def test_a_batch_is_published_and_stamped_right_after_its_commit(
     engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
 ) -> None:
     client = f"publish-{uuid.uuid4()}"
-    orders = [_order(client) for _ in range(40)]
+    orders = [market_order(client) for _ in range(40)]
     assert all(await asyncio.gather(*(writer.write(o) for o in orders)))
-    await writer.write(_order(client))  # behind every batch above in the one flusher
+    await writer.write(market_order(client))  # behind every batch above in the one flusher
 
     published = await _published(tap, 41)
     assert len(published) == len(set(published)) == 41
@@ -98,10 +85,10 @@ async def test_a_replayed_key_publishes_nothing_more(
     engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
 ) -> None:
     client, key = f"publish-{uuid.uuid4()}", f"key-{uuid.uuid4()}"
-    first, replay = _order(client, key), _order(client, key)
+    first, replay = market_order(client, key=key), market_order(client, key=key)
     assert await writer.write(first)
     assert not await writer.write(replay)
-    await writer.write(_order(client))
+    await writer.write(market_order(client))
 
     ids = await _published(tap, 2)
     assert first.order_id in ids

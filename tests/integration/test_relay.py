@@ -13,7 +13,6 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import pytest
 import pytest_asyncio
@@ -22,12 +21,13 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, insert_orders
+from orders_api.ingest import insert_orders
 from orders_api.outbox import RELAY_AFTER_S, ExecutePublisher, OutboxRelay
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
+from tests.support.orders import market_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -57,27 +57,13 @@ def metrics(registry: CollectorRegistry) -> Metrics:
     return create_metrics(registry)
 
 
-def _orders(count: int) -> list[NewOrder]:
-    client = f"relay-{uuid.uuid4()}"
-    return [
-        NewOrder(
-            order_id=uuid.uuid4(),
-            client=client,
-            token_in="SOL",
-            token_out="USDC",
-            amount_in=Decimal("1.5"),
-            slippage_bps=50,
-        )
-        for _ in range(count)
-    ]
-
-
 async def _commit_unpublished(engine: AsyncEngine, count: int, *, age_s: float) -> list[uuid.UUID]:
     """Commit ``count`` orders the way the api's writer does, but publish none.
 
     The newest was created ``age_s`` ago and each one before it a second earlier: oldest first is one order.
     """
-    orders = _orders(count)
+    client = f"relay-{uuid.uuid4()}"
+    orders = [market_order(client) for _ in range(count)]
     ids = [o.order_id for o in orders]
     async with engine.begin() as conn:
         assert await insert_orders(conn, orders) == set(ids)

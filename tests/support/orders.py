@@ -21,6 +21,20 @@ from orders_worker.repository import advance
 TO_SUBMITTED = (Status.PENDING, Status.ROUTING, Status.BUILDING, Status.SUBMITTED)
 
 
+def market_order(client: str, *, amount: str = "1.5", key: str | None = None) -> NewOrder:
+    """A validated SOL → USDC order for the api's writer, not stored; ``key``: an Idempotency-Key."""
+    return NewOrder(
+        order_id=uuid.uuid4(),
+        client=client,
+        token_in="SOL",
+        token_out="USDC",
+        amount_in=Decimal(amount),
+        slippage_bps=50,
+        idempotency_key=key,
+        request_hash="h" if key else None,
+    )
+
+
 async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decimal("1.25")) -> uuid.UUID:
     """A pending SOL → USDC order of ``client`` with its event #1, that no running worker will take.
 
