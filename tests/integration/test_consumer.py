@@ -7,10 +7,9 @@ failure path runs every time. What is asserted is what the broker and Postgres h
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from orders_worker.repository import ParsedPools
 from orders_worker.router import Router
 from orders_worker.venues.simulated import VenueLatency
 from tests.support.infra import throwaway_vhost
+from tests.support.locks import until_waiting
 from tests.support.orders import new_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -156,17 +156,6 @@ async def refusing_updates(engine: AsyncEngine, order_id: uuid.UUID) -> AsyncIte
             await conn.execute(sa.text(f"DROP FUNCTION {name}()"))
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait, with a deadline, for a state only observable by asking (a backend waiting on a row lock)."""
-    try:
-        async with asyncio.timeout(WAIT_S):
-            # Postgres announces no lock wait: asking again is the only way (not a sleep standing in for it).
-            while not await condition():  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"not within {WAIT_S}s: {what}") from None
-
-
 def _dead_lettered_by_broker(message: AbstractIncomingMessage) -> str | None:
     """Why RabbitMQ dead-lettered ``message`` (None for one the consumer published to `orders.dead`)."""
     deaths = message.headers.get("x-death")
@@ -268,19 +257,17 @@ async def test_batch_is_settled_only_when_every_order_of_it_is(
         await locker.execute(sa.text("SELECT 1 FROM orders WHERE id = :id FOR UPDATE"), {"id": slow})
         me = (await locker.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one()
 
-        async def slow_order_waits() -> bool:
-            async with engine.connect() as conn:
-                blocked = await conn.execute(
-                    sa.text("SELECT count(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))"),
-                    {"me": me},
-                )
-                return bool(blocked.scalar_one())
-
         with capture_logs() as logs:
             await worker.send(
                 ExecuteOrders(order_ids=[refused, slow]), message_type=ExecuteOrders.MESSAGE_TYPE
             )
-            await until(slow_order_waits, "the slow order's failure waits on its row")
+            await until_waiting(
+                engine,
+                "SELECT count(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))",
+                "the slow order's failure waits on its row",
+                {"me": me},
+                within=WAIT_S,
+            )
             # One order of the batch is still running: the message must not have been handed back yet.
             assert worker.count("order_redeliveries") == 0
             await locker.rollback()

@@ -29,6 +29,7 @@ from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools
 from orders_worker.landing import Lander, Landing
 from orders_worker.repository import ParsedPools
+from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -195,15 +196,10 @@ async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced
 
 
 async def _until_a_backend_waits_on_pools(engine: AsyncEngine) -> None:
-    # Postgres announces no "started waiting for a lock" event: poll its view of this run's own backends
-    # (the running stack's worker shares the database but not the application name).
-    waiting = sa.text(
+    # This run's own backends only: the running stack's worker shares the database, not the application name.
+    await until_waiting(
+        engine,
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'orders-tests'"
-        " AND wait_event_type = 'Lock' AND query LIKE '%FROM pools%'"
+        " AND wait_event_type = 'Lock' AND query LIKE '%FROM pools%'",
+        "a backend waits on the pools row",
     )
-    async with asyncio.timeout(10):
-        while True:
-            async with engine.connect() as conn:
-                if (await conn.execute(waiting)).scalar():
-                    return
-            await asyncio.sleep(0.01)

@@ -35,6 +35,7 @@ from orders_worker.repository import (
     lock_orders,
     read_pools,
 )
+from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -252,15 +253,12 @@ async def _read_while_another_task_puts(
 
 
 async def _until_blocked_by(engine: AsyncEngine, waiter_pid: int, blocker_pid: int) -> None:
-    # Postgres announces no "started waiting for a lock" event: poll until it reports this backend as
-    # waiting on the blocker's lock.
-    blocked = sa.text("SELECT CAST(:blocker AS int) = ANY(pg_blocking_pids(:waiter))")
-    async with asyncio.timeout(10):
-        while True:
-            async with engine.connect() as conn:
-                if (await conn.execute(blocked, {"blocker": blocker_pid, "waiter": waiter_pid})).scalar():
-                    return
-            await asyncio.sleep(0.01)
+    await until_waiting(
+        engine,
+        "SELECT CAST(:blocker AS int) = ANY(pg_blocking_pids(:waiter))",
+        "the read waits on the blocker's lock",
+        {"blocker": blocker_pid, "waiter": waiter_pid},
+    )
 
 
 async def test_read_pools_uses_the_entry_it_asked_about_though_another_task_replaced_it(
