@@ -13,7 +13,10 @@ from typing import Any, Final
 
 from pydantic_settings import BaseSettings
 
-from orders_shared.settings import ApiSettings, CommonSettings, NotifierSettings, WorkerSettings
+from orders_api.settings import ApiSettings
+from orders_notifier.settings import NotifierSettings
+from orders_shared.settings import CommonSettings
+from orders_worker.settings import WorkerSettings
 
 Schema = dict[str, Any]
 

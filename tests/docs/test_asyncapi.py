@@ -13,7 +13,7 @@ import pytest
 
 from docs import asyncapi
 from orders_notifier import protocol
-from orders_shared.contracts import ExecuteOrder, OrderEvent, Quote, RouteLeg
+from orders_shared.contracts import ExecuteOrder, OrderEvent, RouteLeg, VenueQuote
 from orders_shared.status import Status
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
@@ -76,7 +76,7 @@ def test_real_frames_and_messages_fit_their_schemas() -> None:
         at=datetime.now(UTC),
         attempt=1,
         quotes=[
-            Quote(
+            VenueQuote(
                 venue="raydium",
                 amount_in=Decimal(1),
                 amount_out=Decimal(150),

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.models import orders_table
-from orders_shared.tokens import SOL, USDC
+from orders_venues.tokens import SOL, USDC
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]

@@ -27,13 +27,13 @@ from orders_api.repository import fetch_events, fetch_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import Contract, ExecuteOrder, ExecuteOrders
 from orders_shared.metrics import Metrics, create_metrics
-from orders_shared.settings import WorkerSettings
 from orders_shared.topology import DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_queue
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
 from orders_worker.repository import ParsedPools
-from orders_worker.router import Router
+from orders_worker.route_finder import RouteFinder
+from orders_worker.settings import WorkerSettings
 from orders_worker.venues.simulated import VenueLatency
 from tests.support.infra import throwaway_vhost
 from tests.support.locks import until_waiting
@@ -114,9 +114,9 @@ async def running_worker(
             )
             metrics = create_metrics()
             parsed = ParsedPools()
-            router = Router(pool, settings, latency, metrics, parsed)
+            route_finder = RouteFinder(pool, settings, latency, metrics, parsed)
             doorbell = Doorbell(await connection.channel(publisher_confirms=False))
-            pipeline = Pipeline(pool, router, latency, doorbell, metrics, settings, parsed)
+            pipeline = Pipeline(pool, route_finder, latency, doorbell, metrics, settings, parsed)
             consumer = Consumer(
                 topology.execute, topology.orders, pipeline, metrics, max_attempts, concurrency=4
             )

@@ -17,18 +17,18 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared import routing
 from orders_shared.contracts import OrderEvent
+from orders_shared.decision import Decision, decide
 from orders_shared.errors import SlippageExceeded
 from orders_shared.models import executions_table, orders_table
 from orders_shared.pools import dump, pools_table
-from orders_shared.settings import WorkerSettings
 from orders_shared.status import Status
-from orders_shared.tokens import Token, find_token
 from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools
+from orders_venues.tokens import Token, find_token
 from orders_worker.landing import Lander, Landing
 from orders_worker.repository import ParsedPools
+from orders_worker.settings import WorkerSettings
 from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
 
@@ -46,7 +46,7 @@ AMOUNT = Decimal("1.5")
 SLIPPAGE_BPS = 50
 
 
-def _landing(order_id: uuid.UUID, decision: routing.Decision) -> Landing:
+def _landing(order_id: uuid.UUID, decision: Decision) -> Landing:
     return Landing(
         order_id=order_id,
         held_seq=4,
@@ -68,10 +68,10 @@ class OwnPair:
     pools: PairPools
     now: int
 
-    def decision(self) -> routing.Decision:
+    def decision(self) -> Decision:
         """Selling AMOUNT SOL on these pools, as the router decides it."""
         side = Side(self.name, sell_base=True)
-        return routing.decide(self.pools, side, SOL, USDC, AMOUNT, SLIPPAGE_BPS, self.now)
+        return decide(self.pools, side, SOL, USDC, AMOUNT, SLIPPAGE_BPS, self.now)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

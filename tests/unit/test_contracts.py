@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from orders_api.schemas import OrderRequest
-from orders_shared.contracts import ExecuteOrder, OrderEvent, Quote
+from orders_shared.contracts import ExecuteOrder, OrderEvent, VenueQuote
 from orders_shared.status import Status
 
 
@@ -52,7 +52,7 @@ def test_event_frame_is_camel_case_without_nulls_or_version() -> None:
 
 
 def test_event_survives_its_row() -> None:
-    quote = Quote(
+    quote = VenueQuote(
         venue="raydium",
         amount_in=Decimal("1"),
         amount_out=Decimal("150.1"),

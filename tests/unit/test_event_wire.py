@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from orders_notifier.hub import frame_text
-from orders_shared.contracts import OrderEvent, Quote, RouteLeg
+from orders_shared.contracts import OrderEvent, RouteLeg, VenueQuote
 from orders_shared.status import Status
 from orders_worker.doorbell import wire
 
-_QUOTE = Quote(
+_QUOTE = VenueQuote(
     venue="raydium",
     amount_in=Decimal("1.5"),
     amount_out=Decimal("225.123456789012345678"),

@@ -8,13 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orders_shared.decision import decide
 from orders_shared.errors import NoRoute
-from orders_shared.routing import decide
-from orders_shared.tokens import SOL, USDC, find_token
-from orders_venues import Market, default_pools, orient
-from orders_venues import NoRoute as NoVenueRoute
+from orders_venues import Market, Unroutable, default_pools, orient
 from orders_venues.exchange import execute
 from orders_venues.pools import bin_id_for_price
+from orders_venues.tokens import SOL, USDC, find_token
 
 ORIGIN = 1_780_000_000
 SECONDS = st.integers(min_value=ORIGIN, max_value=ORIGIN + 30 * 86_400)
@@ -95,7 +94,7 @@ def test_no_time_no_arbitrage() -> None:
 def test_pairs_orient_both_ways_and_missing_pairs_have_no_route() -> None:
     assert orient("SOL", "USDC").sell_base
     assert not orient("USDC", "SOL").sell_base
-    with pytest.raises(NoVenueRoute):
+    with pytest.raises(Unroutable):
         orient("JUP", "USDC")
 
 

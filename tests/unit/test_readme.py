@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from orders_shared.settings import ApiSettings, NotifierSettings, WorkerSettings
+from orders_api.settings import ApiSettings
+from orders_notifier.settings import NotifierSettings
+from orders_worker.settings import WorkerSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SETTINGS = sorted(

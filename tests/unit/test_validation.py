@@ -9,7 +9,7 @@ import pytest
 from orders_api.schemas import OrderRequest
 from orders_api.service import validate
 from orders_shared.errors import InvalidOrder
-from orders_shared.tokens import SOL, USDC, find_token
+from orders_venues.tokens import SOL, USDC, find_token
 
 
 def _request(**fields: object) -> OrderRequest:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import orders_venues
 from orders_venues.meteora import swap_quote
-from orders_venues.pools import DEFAULT_USD_PRICES, TOKENS, bin_id_for_price, default_pools, q64_price
+from orders_venues.pools import DEFAULT_USD_PRICES, bin_id_for_price, default_pools, q64_price
 from orders_venues.q64 import get_q_price_from_id
 from orders_venues.raydium import swap_exact_in
+from orders_venues.tokens import TOKENS
 
 
 def test_every_exported_name_exists_and_nothing_private_is_exported() -> None:

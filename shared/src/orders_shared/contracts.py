@@ -54,7 +54,7 @@ class ExecuteOrders(Contract):
         return [ExecuteOrder(order_id=order_id, attempt=1) for order_id in self.order_ids]
 
 
-class Quote(Contract):
+class VenueQuote(Contract):
     """One venue's answer for the whole order."""
 
     venue: str
@@ -85,7 +85,7 @@ class OrderEvent(Contract):
     status: Status
     at: datetime
     attempt: int = Field(default=0, ge=0)
-    quotes: list[Quote] | None = None
+    quotes: list[VenueQuote] | None = None
     dex_chosen: str | None = None
     route: list[RouteLeg] | None = None
     min_amount_out: Decimal | None = None
@@ -115,4 +115,4 @@ class OrderEvent(Contract):
         return cls.model_validate({**detail, "orderId": order_id, "seq": seq, "status": status, "at": at})
 
 
-__all__ = ["Contract", "ExecuteOrder", "OrderEvent", "Quote", "RouteLeg"]
+__all__ = ["Contract", "ExecuteOrder", "OrderEvent", "RouteLeg", "VenueQuote"]

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orders_shared.models import metadata
 from orders_venues import CpmmPool, CreatorFeeOn, DlmmParameters, DlmmPool, DlmmVParameters, PairPools
-from orders_venues.pools import TOKENS, default_pools
+from orders_venues.pools import default_pools
+from orders_venues.tokens import TOKENS
 
 pools_table = sa.Table(
     "pools",

@@ -11,15 +11,15 @@ from .errors import (
     InsufficientLiquidity,
     InvalidAmount,
     InvalidPool,
-    NoRoute,
+    Unroutable,
     VenueMathError,
 )
 from .exchange import VENUES, Side, orient
 from .market import Market
 from .meteora import DlmmParameters, DlmmPool, DlmmSwap, DlmmVParameters, swap_quote
-from .pools import DEFAULT_USD_PRICES, PAIRS, TOKENS, PairPools, Token, default_pools
+from .pools import DEFAULT_USD_PRICES, PAIRS, PairPools, default_pools
 from .q64 import bin_array_bounds, bin_id_to_bin_array_index, get_q_price_from_id
-from .quote import Quote
+from .quote import SwapQuote
 from .raydium import (
     CpmmPool,
     CpmmSwap,
@@ -31,7 +31,8 @@ from .raydium import (
     swap_exact_in,
     swap_exact_out,
 )
-from .router import Leg, QuoteFn, Route, best_route, best_single_venue
+from .route_search import Leg, QuoteFn, Route, best_route, best_single_venue
+from .tokens import TOKENS, Token, find_token, plain
 
 __all__ = [
     "DEFAULT_USD_PRICES",
@@ -54,13 +55,13 @@ __all__ = [
     "InvalidPool",
     "Leg",
     "Market",
-    "NoRoute",
     "PairPools",
-    "Quote",
     "QuoteFn",
     "Route",
     "Side",
+    "SwapQuote",
     "Token",
+    "Unroutable",
     "VenueMathError",
     "apply_swap",
     "best_route",
@@ -68,8 +69,10 @@ __all__ = [
     "bin_array_bounds",
     "bin_id_to_bin_array_index",
     "default_pools",
+    "find_token",
     "get_q_price_from_id",
     "orient",
+    "plain",
     "swap_base_input",
     "swap_base_output",
     "swap_exact_in",

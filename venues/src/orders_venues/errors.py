@@ -10,7 +10,7 @@ split) from a caller or pool bug (stop)::
      │    ├── InsufficientLiquidity   not enough liquidity on the output side
      │    ├── AmountTooSmall          the net input or the output rounds to zero; the chain refuses it
      │    └── AmountTooLarge          an amount beyond a u64, which no token account can hold
-     └── NoRoute                   no venue and no split can fill the order
+     └── Unroutable                   no venue and no split can fill the order
 """
 
 from __future__ import annotations
@@ -44,5 +44,5 @@ class AmountTooLarge(CannotFill):
     """An input or output beyond a u64."""
 
 
-class NoRoute(VenueMathError):
+class Unroutable(VenueMathError):
     """No venue and no split across venues can fill the order."""

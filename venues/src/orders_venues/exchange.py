@@ -10,12 +10,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from .errors import NoRoute
+from .errors import Unroutable
 from .meteora import swap_quote
 from .pools import PAIRS, PairPools
-from .quote import Quote
+from .quote import SwapQuote
 from .raydium import swap_exact_in
-from .router import Leg, QuoteFn
+from .route_search import Leg, QuoteFn
 
 VENUES: Final = ("raydium", "meteora")
 
@@ -29,15 +29,17 @@ class Side:
 
 
 def orient(token_in: str, token_out: str, pairs: Collection[str] = PAIRS) -> Side:
-    """The pair and direction of selling ``token_in`` for ``token_out``; NoRoute when no pool exists."""
+    """The pair and direction of selling ``token_in`` for ``token_out``; Unroutable when no pool exists."""
     if f"{token_in}/{token_out}" in pairs:
         return Side(f"{token_in}/{token_out}", sell_base=True)
     if f"{token_out}/{token_in}" in pairs:
         return Side(f"{token_out}/{token_in}", sell_base=False)
-    raise NoRoute(f"no pool trades {token_in} for {token_out}")
+    raise Unroutable(f"no pool trades {token_in} for {token_out}")
 
 
-def swap(pools: PairPools, venue: str, sell_base: bool, amount_in: int, now: int) -> tuple[Quote, PairPools]:
+def swap(
+    pools: PairPools, venue: str, sell_base: bool, amount_in: int, now: int
+) -> tuple[SwapQuote, PairPools]:
     """Swap ``amount_in`` on one venue: its quote and both pools after it (the other untouched)."""
     if venue == "raydium":
         cpmm = swap_exact_in(pools.raydium, amount_in, zero_for_one=sell_base)
@@ -45,7 +47,7 @@ def swap(pools: PairPools, venue: str, sell_base: bool, amount_in: int, now: int
     if venue == "meteora":
         dlmm = swap_quote(pools.meteora, amount_in, swap_for_y=sell_base, now=now)
         return dlmm.quote, replace(pools, meteora=dlmm.pool_after)
-    raise NoRoute(f"unknown venue {venue!r}")
+    raise Unroutable(f"unknown venue {venue!r}")
 
 
 def quote_fns(

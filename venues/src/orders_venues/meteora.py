@@ -28,7 +28,7 @@ from decimal import Decimal
 
 from .errors import AmountTooLarge, InsufficientLiquidity, InvalidAmount, InvalidPool
 from .q64 import BASIS_POINT_MAX, ONE, get_q_price_from_id, mul_div
-from .quote import IMPACT_CONTEXT, Quote
+from .quote import IMPACT_CONTEXT, SwapQuote
 
 FEE_PRECISION = 1_000_000_000
 MAX_FEE_RATE = 100_000_000
@@ -120,9 +120,9 @@ class DlmmSwap:
         return self.fee + self.protocol_fee
 
     @property
-    def quote(self) -> Quote:
+    def quote(self) -> SwapQuote:
         """The venue-neutral quote."""
-        return Quote(self.amount_in, self.amount_out, self.fee_amount, self.price_impact_pct)
+        return SwapQuote(self.amount_in, self.amount_out, self.fee_amount, self.price_impact_pct)
 
 
 def base_fee_rate(bin_step: int, parameters: DlmmParameters) -> int:

@@ -15,29 +15,13 @@ from decimal import ROUND_DOWN, Context, Decimal
 from .meteora import DlmmParameters, DlmmPool, DlmmVParameters
 from .q64 import ONE, get_q_price_from_id
 from .raydium import CpmmPool
+from .tokens import TOKENS, Token
 
 # Enough digits for a Q64.64 price of any pair (2**64 has 20 digits; 10**18 of decimals difference).
 _PRICE_CONTEXT = Context(prec=80, rounding=ROUND_DOWN)
 _MIN_BIN_ID = -443_636
 _MAX_BIN_ID = 443_636
 
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """An SPL token: symbol, mint address and decimals."""
-
-    symbol: str
-    mint: str
-    decimals: int
-
-
-SOL = Token("SOL", "So11111111111111111111111111111111111111112", 9)
-USDC = Token("USDC", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 6)
-USDT = Token("USDT", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY2oXuxRuiVmkwM8Bq8", 6)
-JUP = Token("JUP", "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN", 6)
-BONK = Token("BONK", "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263", 5)
-
-TOKENS: Mapping[str, Token] = {token.symbol: token for token in (SOL, USDC, USDT, JUP, BONK)}
 
 # Reference prices in USD that seed the pools; the engine's price drift moves on from these.
 DEFAULT_USD_PRICES: Mapping[str, Decimal] = {

@@ -11,7 +11,7 @@ IMPACT_CONTEXT = Context(prec=20, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
+class SwapQuote:
     """A quote in base units of the input and output tokens.
 
     ``fee_amount`` is every fee the trader pays in the input token (LP and protocol shares together);

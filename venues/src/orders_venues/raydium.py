@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from .errors import AmountTooLarge, AmountTooSmall, InsufficientLiquidity, InvalidAmount, InvalidPool
-from .quote import Quote, impact_pct
+from .quote import SwapQuote, impact_pct
 
 FEE_RATE_DENOMINATOR = 1_000_000
 U64_MAX = (1 << 64) - 1
@@ -256,9 +256,9 @@ class CpmmSwap:
         return self.curve.trade_fee + (self.curve.creator_fee if on_input else 0)
 
     @property
-    def quote(self) -> Quote:
+    def quote(self) -> SwapQuote:
         """The venue-neutral quote."""
-        return Quote(self.amount_in, self.amount_out, self.fee_amount, self.price_impact_pct)
+        return SwapQuote(self.amount_in, self.amount_out, self.fee_amount, self.price_impact_pct)
 
 
 def apply_swap(pool: CpmmPool, curve: CurveSwap, zero_for_one: bool) -> CpmmPool:

@@ -16,10 +16,10 @@ from uvicorn.supervisors import Multiprocess
 
 from orders_api.app import create_app
 from orders_api.intake import OrderIntake
+from orders_api.settings import ApiSettings
 from orders_shared.logging import configure_logging
 from orders_shared.metrics import MULTIPROC_DIR
 from orders_shared.serving import GracefulServer, quiet_gc, server_config
-from orders_shared.settings import ApiSettings
 
 
 def app_from_env() -> OrderIntake:

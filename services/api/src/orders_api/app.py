@@ -24,13 +24,14 @@ from orders_api.outbox import ExecutePublisher, OutboxRelay
 from orders_api.problems import install_problem_handlers
 from orders_api.security import SecurityHeaders, TokenBucket
 from orders_api.service import OrderService
+from orders_api.settings import ApiSettings
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
-from orders_shared.settings import ApiSettings, ticket_secret
+from orders_shared.settings import ticket_secret
 from orders_shared.topology import declare
 
 # The web page at `/`: static HTML, CSS and JavaScript, no build step.

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
-from orders_shared.contracts import Quote, RouteLeg
+from orders_shared.contracts import RouteLeg, VenueQuote
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -112,7 +112,7 @@ class QuoteView(CamelModel):
     token_out: str
     amount_in: Decimal
     slippage_bps: int
-    quotes: list[Quote]
+    quotes: list[VenueQuote]
     dex_chosen: str = Field(description="raydium, meteora, or split")
     route: list[RouteLeg]
     expected_amount_out: Decimal

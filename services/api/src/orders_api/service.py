@@ -20,15 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_api import repository
 from orders_api.ingest import NewOrder, OrderWriter
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
-from orders_shared import pools, routing
+from orders_api.settings import ApiSettings
+from orders_shared import pools
 from orders_shared.contracts import RouteLeg
+from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
 from orders_shared.metrics import Metrics
-from orders_shared.settings import ApiSettings
 from orders_shared.status import Status
-from orders_shared.tokens import Token, find_token, plain
-from orders_venues import PAIRS, Side, orient
-from orders_venues import NoRoute as NoVenueRoute
+from orders_venues import PAIRS, Side, Unroutable, orient
+from orders_venues.tokens import Token, find_token, plain
 
 # SPL token amounts are u64 on chain: nothing larger can ever be traded.
 MAX_BASE_UNITS = 2**64 - 1
@@ -80,7 +80,7 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("tokenOut", "must differ from tokenIn")
     try:
         side = orient(token_in.symbol, token_out.symbol)
-    except NoVenueRoute:
+    except Unroutable:
         raise InvalidOrder(
             "tokenOut", f"no pool trades {token_in.symbol} for {token_out.symbol}; pairs: {', '.join(PAIRS)}"
         ) from None
@@ -200,9 +200,9 @@ class OrderService:
         async with self.engine.connect() as conn:
             state = await pools.read(conn, order.side.pair)
         now = int(time.time())
-        current = routing.settled(state, self.settings, now)
+        current = settled(state, self.settings, now)
         try:
-            decision = routing.decide(
+            decision = decide(
                 current, order.side, order.token_in, order.token_out, order.amount_in, order.slippage_bps, now
             )
         except NoRoute:

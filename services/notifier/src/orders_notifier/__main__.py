@@ -10,9 +10,9 @@ import uvicorn
 from orders_notifier import protocol
 from orders_notifier.app import create_app
 from orders_notifier.hub import Hub
+from orders_notifier.settings import NotifierSettings
 from orders_shared.logging import configure_logging, get_logger
 from orders_shared.serving import GracefulServer, server_config
-from orders_shared.settings import NotifierSettings
 
 log = get_logger()
 

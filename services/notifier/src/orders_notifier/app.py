@@ -13,13 +13,14 @@ from prometheus_client import CollectorRegistry
 from orders_notifier import protocol, routes
 from orders_notifier.access import Gate
 from orders_notifier.hub import Hub
+from orders_notifier.settings import NotifierSettings
 from orders_notifier.subscriber import subscribe
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, pool_check, probe_routes
-from orders_shared.settings import NotifierSettings, ticket_secret
+from orders_shared.settings import ticket_secret
 from orders_shared.topology import declare
 
 

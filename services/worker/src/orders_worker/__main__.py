@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from orders_shared.logging import configure_logging
 from orders_shared.serving import GracefulServer, server_config
-from orders_shared.settings import WorkerSettings
 from orders_worker.app import create_app
+from orders_worker.settings import WorkerSettings
 
 
 def main() -> None:

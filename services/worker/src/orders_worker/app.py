@@ -14,13 +14,13 @@ from orders_shared.amqp import connect
 from orders_shared.db import create_engine, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, pool_check, probe_routes
-from orders_shared.settings import WorkerSettings
 from orders_shared.topology import declare
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
 from orders_worker.repository import ParsedPools
-from orders_worker.router import Router
+from orders_worker.route_finder import RouteFinder
+from orders_worker.settings import WorkerSettings
 from orders_worker.venues.simulated import VenueLatency
 
 
@@ -67,11 +67,11 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             await _seed_pools(str(settings.database_url))
             latency = venue_latency(settings)
             parsed = ParsedPools()
-            router = Router(pool, settings, latency, metrics, parsed)
+            route_finder = RouteFinder(pool, settings, latency, metrics, parsed)
             # Events are doorbells (Postgres holds the record): a channel without publisher confirms
             # spares every step a round trip to the broker.
             doorbells = await connection.channel(publisher_confirms=False)
-            pipeline = Pipeline(pool, router, latency, Doorbell(doorbells), metrics, settings, parsed)
+            pipeline = Pipeline(pool, route_finder, latency, Doorbell(doorbells), metrics, settings, parsed)
             consumer = Consumer(
                 topology.execute,
                 topology.orders,

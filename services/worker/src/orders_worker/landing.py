@@ -22,17 +22,17 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from orders_shared import routing
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
+from orders_shared.decision import Decision, settled
 from orders_shared.errors import SlippageExceeded
-from orders_shared.settings import WorkerSettings
 from orders_shared.status import Status
-from orders_shared.tokens import Token, plain
 from orders_venues import CannotFill, PairPools
 from orders_venues.exchange import execute
+from orders_venues.tokens import Token, plain
 from orders_worker import chain
 from orders_worker.repository import Confirmation, Ledger, ParsedPools, confirm, lock_orders, read_pools
+from orders_worker.settings import WorkerSettings
 
 
 def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
@@ -50,7 +50,7 @@ class Landing:
     held_seq: int
     amount_in: Decimal
     slippage_bps: int
-    decision: routing.Decision
+    decision: Decision
     token_in: Token
     token_out: Token
     signature: str
@@ -103,7 +103,7 @@ class Lander:
                 state = await read_pools(conn, pair, self.parsed, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())
-                turn = _run_swaps(batch, held, routing.settled(state, self.settings, now), now)
+                turn = _run_swaps(batch, held, settled(state, self.settings, now), now)
                 events = (
                     await confirm(
                         conn,

@@ -16,19 +16,19 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from orders_shared import routing
 from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import connection
+from orders_shared.decision import Decision
 from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.settings import WorkerSettings
 from orders_shared.status import TERMINAL, Status
-from orders_shared.tokens import Token, find_token
+from orders_venues.tokens import Token, find_token
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import Lander, Landing
-from orders_worker.router import Router
+from orders_worker.route_finder import RouteFinder
+from orders_worker.settings import WorkerSettings
 from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
@@ -60,7 +60,7 @@ class Pipeline:
     """Runs attempts; one instance per worker process."""
 
     pool: AsyncConnectionPool[AsyncConnection[Any]]
-    router: Router
+    route_finder: RouteFinder
     latency: VenueLatency
     events: Doorbell
     metrics: Metrics
@@ -94,7 +94,7 @@ class Pipeline:
             # The swap was sent: never build another; find it on the chain, or send the same one again.
             if not order.route:
                 raise NoRoute("the order was submitted without a stored route")
-            decision = routing.Decision.from_json(order.route)
+            decision = Decision.from_json(order.route)
             signature = chain.swap_signature(order.id)
             await self._land(order, held, decision, token_in, token_out, signature, resumed=True)
             return
@@ -102,7 +102,7 @@ class Pipeline:
 
     async def _attempt(self, order: Any, held: Held, attempt: int, token_in: Token, token_out: Token) -> None:
         started = time.perf_counter()
-        decision = await self.router.decide(token_in, token_out, order.amount_in, order.slippage_bps)
+        decision = await self.route_finder.decide(token_in, token_out, order.amount_in, order.slippage_bps)
         signature = chain.swap_signature(order.id)
         # Nothing happens between routing, building and submitting once the route is chosen, so the
         # three steps are one compare-and-set: one statement writes their three events (seq n+1..n+3),
@@ -158,7 +158,7 @@ class Pipeline:
         self,
         order: Any,
         held: Held,
-        decision: routing.Decision,
+        decision: Decision,
         token_in: Token,
         token_out: Token,
         signature: str,

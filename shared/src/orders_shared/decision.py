@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from orders_shared.contracts import Quote, RouteLeg
+from orders_shared.contracts import RouteLeg, VenueQuote
 from orders_shared.errors import NoRoute
 from orders_shared.pools import PairState
 from orders_shared.settings import CommonSettings
-from orders_shared.tokens import Token
-from orders_venues import CannotFill, Leg, Market, PairPools, best_route
-from orders_venues import NoRoute as NoVenueRoute
+from orders_venues import CannotFill, Leg, Market, PairPools, Unroutable, best_route
 from orders_venues.exchange import VENUES, Side, quote_fns, swap
+from orders_venues.tokens import Token
 
 
 def market(settings: CommonSettings, origin: int) -> Market:
@@ -37,7 +36,7 @@ class Decision:
     """Where an order goes: each venue's quote for all of it, the legs chosen, the least it accepts."""
 
     side: Side
-    quotes: list[Quote]
+    quotes: list[VenueQuote]
     dex_chosen: str
     legs: list[RouteLeg]
     expected_out: Decimal
@@ -60,7 +59,7 @@ class Decision:
         """The inverse of as_json."""
         return cls(
             side=Side(data["pair"], data["sellBase"]),
-            quotes=[Quote.model_validate(q) for q in data["quotes"]],
+            quotes=[VenueQuote.model_validate(q) for q in data["quotes"]],
             dex_chosen=data["dexChosen"],
             legs=[RouteLeg.model_validate(leg) for leg in data["legs"]],
             expected_out=Decimal(data["expectedAmountOut"]),
@@ -89,14 +88,14 @@ def decide(
 ) -> Decision:
     """Quote every venue and choose the route (splitting when a split pays); NoRoute if none can fill."""
     units = token_in.to_base_units(amount_in)
-    quotes: list[Quote] = []
+    quotes: list[VenueQuote] = []
     for venue in venues:
         try:
             quote = swap(pools, venue, side.sell_base, units, now)[0]
         except CannotFill:
             continue
         quotes.append(
-            Quote(
+            VenueQuote(
                 venue=venue,
                 amount_in=token_in.from_base_units(quote.amount_in),
                 amount_out=token_out.from_base_units(quote.amount_out),
@@ -106,7 +105,7 @@ def decide(
         )
     try:
         route = best_route(quote_fns(pools, side.sell_base, now, venues), units)
-    except NoVenueRoute:
+    except Unroutable:
         raise NoRoute(f"no venue can fill {amount_in} {token_in.symbol} for {token_out.symbol}") from None
     legs = [
         RouteLeg(

@@ -1,4 +1,4 @@
-"""The router: asks every venue at once, leaves out those that fail or are late, routes on the rest."""
+"""Finding a route: every venue asked at once, those that fail or are late left out, routed on the rest."""
 
 from __future__ import annotations
 
@@ -11,23 +11,22 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from orders_shared import routing
 from orders_shared.db import connection
+from orders_shared.decision import Decision, decide, settled
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.settings import WorkerSettings
-from orders_shared.tokens import Token
-from orders_venues import VENUES, orient
-from orders_venues import NoRoute as NoVenueRoute
+from orders_venues import VENUES, Unroutable, orient
+from orders_venues.tokens import Token
 from orders_worker.repository import ParsedPools, read_pools
+from orders_worker.settings import WorkerSettings
 from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
 
 
 @dataclass(slots=True)
-class Router:
+class RouteFinder:
     """Routes orders on the pools in Postgres; one instance per worker."""
 
     pool: AsyncConnectionPool[AsyncConnection[Any]]
@@ -54,7 +53,7 @@ class Router:
 
     async def decide(
         self, token_in: Token, token_out: Token, amount_in: Decimal, slippage_bps: int
-    ) -> routing.Decision:
+    ) -> Decision:
         """Quote the venues that answer in time and choose the route."""
         answered = await asyncio.gather(*(self._answers(v) for v in VENUES))
         venues = [v for v, ok in zip(VENUES, answered, strict=True) if ok]
@@ -62,16 +61,14 @@ class Router:
             raise TransientVenueError("no venue answered with a quote")
         try:
             side = orient(token_in.symbol, token_out.symbol)
-        except NoVenueRoute as exc:
+        except Unroutable as exc:
             raise NoRoute(str(exc)) from None
         async with connection(self.pool) as conn:
             state = await read_pools(conn, side.pair, self.parsed)
         now = int(time.time())
-        current = routing.settled(state, self.settings, now)
+        current = settled(state, self.settings, now)
         try:
-            decision = routing.decide(
-                current, side, token_in, token_out, amount_in, slippage_bps, now, venues
-            )
+            decision = decide(current, side, token_in, token_out, amount_in, slippage_bps, now, venues)
         except NoRoute:
             if len(venues) < len(VENUES):
                 # A venue that did not answer might have filled it: worth another attempt, not a final no.

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders_venues.errors import CannotFill, InsufficientLiquidity, InvalidAmount, NoRoute
+from orders_venues.errors import CannotFill, InsufficientLiquidity, InvalidAmount, Unroutable
 from orders_venues.exchange import VENUES, quote_fns, swap
 from orders_venues.market import Market
 from orders_venues.meteora import DlmmPool, swap_quote
 from orders_venues.pools import PAIRS, PairPools, default_pools
 from orders_venues.raydium import CpmmPool, swap_exact_in
-from orders_venues.router import QuoteFn, Route, best_route, best_single_venue, grid_route
+from orders_venues.route_search import QuoteFn, Route, best_route, best_single_venue, grid_route
 from tests.venues.strategies import NOW, cpmm_pools
 
 SEEDED: dict[str, PairPools] = default_pools(now=NOW - 3_600)
@@ -209,11 +209,11 @@ def test_a_venue_that_cannot_fill_is_skipped() -> None:
 
 
 def test_no_route_when_nothing_can_fill() -> None:
-    with pytest.raises(NoRoute):
+    with pytest.raises(Unroutable):
         best_route({"a": _cannot_fill, "b": _cannot_fill}, 100)
-    with pytest.raises(NoRoute):
+    with pytest.raises(Unroutable):
         best_route({}, 100)
-    with pytest.raises(NoRoute):
+    with pytest.raises(Unroutable):
         best_single_venue({"a": _capped(600, 2), "b": _capped(600, 3)}, 1_000)
 
 
@@ -255,7 +255,7 @@ def test_three_venues_and_a_step_mean_the_grid() -> None:
 def test_route_is_never_worse_than_any_single_venue(amount: int, step: int | None) -> None:
     try:
         route = best_route(SOL_USDC_VENUES, amount, step_pct=step)
-    except NoRoute:
+    except Unroutable:
         for venue in SOL_USDC_VENUES.values():
             with pytest.raises(CannotFill):
                 venue(amount)
@@ -273,7 +273,7 @@ def test_split_is_never_worse_than_no_split(pools: list[CpmmPool], amount: int, 
     venues = {f"pool{i}": _raydium(pool) for i, pool in enumerate(pools)}
     try:
         split = best_route(venues, amount, step_pct=step)
-    except NoRoute:
+    except Unroutable:
         return
     _check_promises(split, venues)
     unsplit = best_route(venues, amount, step_pct=100)
@@ -286,11 +286,11 @@ def test_search_is_never_worse_than_a_single_venue_or_beyond_rounding_the_grid(o
     venues, amount = order.venues(), order.amount
     try:
         grid = grid_route(venues, amount)
-    except NoRoute:
+    except Unroutable:
         grid = None
     try:
         route = best_route(venues, amount)
-    except NoRoute:
+    except Unroutable:
         assert grid is None
         return
     _check_promises(route, venues)
@@ -310,11 +310,11 @@ def test_search_asks_fewer_quotes_than_the_grid(order: SeededOrder) -> None:
     grid, search = _Counted(venues), _Counted(venues)
     try:
         grid_out = grid_route(grid.venues, amount).amount_out
-    except NoRoute:
+    except Unroutable:
         grid_out = None
     try:
         search_out = best_route(search.venues, amount).amount_out
-    except NoRoute:
+    except Unroutable:
         search_out = None
     if amount < 20:
         # The 5% grid already tries every split of so small an order: the search is the grid there.

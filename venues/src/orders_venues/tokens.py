@@ -1,4 +1,4 @@
-"""The tokens the engine trades: real mainnet mints and decimals, looked up by symbol or mint."""
+"""The tokens the engine trades, one registry: real mainnet mints and decimals, found by symbol or mint."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Final
-
-from orders_venues.pools import TOKENS as VENUE_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +34,18 @@ def plain(value: Decimal) -> Decimal:
     return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
-# One registry: the venues' pools are built from the same mints and decimals.
-TOKENS: Final[tuple[Token, ...]] = tuple(
-    Token(t.symbol, t.mint, t.decimals, native=t.symbol == "SOL") for t in VENUE_TOKENS.values()
+SOL: Final = Token("SOL", "So11111111111111111111111111111111111111112", 9, native=True)
+USDC: Final = Token("USDC", "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", 6)
+USDT: Final = Token("USDT", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY2oXuxRuiVmkwM8Bq8", 6)
+JUP: Final = Token("JUP", "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN", 6)
+BONK: Final = Token("BONK", "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263", 5)
+
+TOKENS: Final[Mapping[str, Token]] = MappingProxyType(
+    {token.symbol: token for token in (SOL, USDC, USDT, JUP, BONK)}
 )
-SOL: Final = next(t for t in TOKENS if t.symbol == "SOL")
-USDC: Final = next(t for t in TOKENS if t.symbol == "USDC")
-USDT: Final = next(t for t in TOKENS if t.symbol == "USDT")
 
 _BY_KEY: Final[Mapping[str, Token]] = MappingProxyType(
-    {**{t.symbol: t for t in TOKENS}, **{t.mint: t for t in TOKENS}, "WSOL": SOL}
+    {**TOKENS, **{t.mint: t for t in TOKENS.values()}, "WSOL": SOL}
 )
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import CannotFill, InvalidAmount, NoRoute
+from .errors import CannotFill, InvalidAmount, Unroutable
 
 QuoteFn = Callable[[int], int]
 
@@ -132,7 +132,7 @@ def _check_order(venues: Mapping[str, QuoteFn], amount_in: int) -> None:
     if amount_in <= 0:
         raise InvalidAmount("amount_in must be positive")
     if not venues:
-        raise NoRoute("no venues to route to")
+        raise Unroutable("no venues to route to")
 
 
 def _singles(quotes: _Quotes, names: list[str], amount_in: int) -> _Singles:
@@ -180,7 +180,7 @@ def _split_may_pay(quotes: _Quotes, names: list[str], best: Leg, amount_in: int,
 def grid_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int = 5) -> Route:
     """The route with the largest output among every allocation of ``amount_in`` in ``step_pct`` steps.
 
-    Raises ``NoRoute`` when no single venue and no allocation can fill the order.
+    Raises ``Unroutable`` when no single venue and no allocation can fill the order.
     """
     _check_order(venues, amount_in)
     if not 1 <= step_pct <= 100 or 100 % step_pct:
@@ -210,7 +210,7 @@ def grid_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int =
             if best is None or (total, -len(legs)) > (best[0], -best[1]):
                 best = (total, len(legs), tuple(legs))
     if best is None:
-        raise NoRoute("no venue and no split can fill the order")
+        raise Unroutable("no venue and no split can fill the order")
     return Route(
         legs=best[2],
         amount_in=amount_in,
@@ -423,7 +423,7 @@ def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int |
     """The route with the largest output for ``amount_in`` across ``venues``.
 
     Two venues are split by the search. More than two venues, an order under 20 base units or a
-    ``step_pct`` mean ``grid_route`` (in 5% steps unless told). Raises ``NoRoute`` when no single venue and
+    ``step_pct`` mean ``grid_route`` (in 5% steps unless told). Raises ``Unroutable`` when no single venue and
     no split can fill the order.
     """
     _check_order(venues, amount_in)
@@ -434,7 +434,7 @@ def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int |
     singles = _singles(quotes, names, amount_in)
     if len(names) == 1:
         if singles.best is None:
-            raise NoRoute("no venue can fill the order")
+            raise Unroutable("no venue can fill the order")
         return _single_route(singles, amount_in)
     first, second = names
     split = _Split(quotes, first, second, amount_in)
@@ -447,7 +447,7 @@ def best_route(venues: Mapping[str, QuoteFn], amount_in: int, *, step_pct: int |
     if singles.best is not None and split.best_out <= singles.best.amount_out:
         return _single_route(singles, amount_in)
     if split.best_out == _UNFILLED:
-        raise NoRoute("no venue and no split can fill the order")
+        raise Unroutable("no venue and no split can fill the order")
     return Route(
         legs=split.legs(),
         amount_in=amount_in,
@@ -461,5 +461,5 @@ def best_single_venue(venues: Mapping[str, QuoteFn], amount_in: int) -> Leg:
     """The single venue with the largest output for the whole of ``amount_in``."""
     route = grid_route(venues, amount_in, step_pct=100)
     if route.best_single is None:
-        raise NoRoute("no venue can fill the order")
+        raise Unroutable("no venue can fill the order")
     return route.best_single
