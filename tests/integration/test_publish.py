@@ -37,7 +37,8 @@ async def tap(own_channel: AbstractChannel) -> AbstractQueue:
 async def writer(engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
     metrics = create_metrics()
     # One flusher: a write returns only after every batch before it was published and stamped.
-    writer = OrderWriter(engine, metrics, ExecutePublisher(engine, own_channel, metrics), flushers=1)
+    publisher = ExecutePublisher(engine, own_channel, metrics)
+    writer = OrderWriter(engine, metrics, publisher, max_batch=64, flushers=1)
     task = asyncio.create_task(writer.run())
     yield writer
     task.cancel()

@@ -95,10 +95,15 @@ async def _unstamped(engine: AsyncEngine, ids: Sequence[uuid.UUID]) -> set[uuid.
         return set((await conn.execute(query)).scalars())
 
 
+# The tests call relay_once; run()'s poll interval does not matter to them.
+POLL_S = 1.0
+
+
 def _relay(
     engine: AsyncEngine, own_channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
 ) -> OutboxRelay:
-    return OutboxRelay(engine, ExecutePublisher(engine, own_channel, metrics), metrics, batch_size=batch_size)
+    publisher = ExecutePublisher(engine, own_channel, metrics)
+    return OutboxRelay(engine, publisher, metrics, batch_size=batch_size, poll_s=POLL_S)
 
 
 async def test_old_unstamped_orders_are_published_and_stamped(
@@ -164,7 +169,7 @@ async def test_two_relays_at_once_publish_each_order_once(
 ) -> None:
     ids = await _commit_unpublished(own_engine, 25, age_s=RELAY_AFTER_S + 1)
     held = _HeldPublisher(own_engine, own_channel, metrics)
-    first = OutboxRelay(own_engine, held, metrics, batch_size=10)
+    first = OutboxRelay(own_engine, held, metrics, batch_size=10, poll_s=POLL_S)
     second = _relay(own_engine, own_channel, metrics, batch_size=10)
 
     first_pass = asyncio.create_task(first.relay_once())

@@ -55,7 +55,9 @@ async def sweeper(
     own_engine: AsyncEngine, own_channel: AbstractChannel, registry: CollectorRegistry
 ) -> Sweeper:
     exchange: AbstractExchange = await own_channel.get_exchange(ORDERS_EXCHANGE)
-    return Sweeper(own_engine, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
+    # The tests call sweep_once; run()'s interval does not matter to them.
+    metrics = create_metrics(registry)
+    return Sweeper(own_engine, exchange, metrics, stuck_after_s=STUCK_AFTER_S, interval_s=1.0)
 
 
 async def _order(

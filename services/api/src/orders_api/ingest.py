@@ -22,7 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders_api.outbox import ExecutePublisher
+from orders_api.repository import UNREACHABLE, UNREACHABLE_DETAIL
+from orders_shared.errors import Unavailable
+from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
+
+log = get_logger()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,7 @@ class OrderWriter:
     engine: AsyncEngine
     metrics: Metrics
     publisher: ExecutePublisher | None = None
-    max_batch: int = 256
+    max_batch: int = field(kw_only=True)
     flushers: int = 2
     _queue: asyncio.Queue[_Pending] = field(default_factory=asyncio.Queue)
 
@@ -116,7 +121,7 @@ class OrderWriter:
             while not self._queue.empty():
                 _, future = self._queue.get_nowait()
                 if not future.done():
-                    future.set_exception(RuntimeError("the api is shutting down"))
+                    future.set_exception(_shutting_down())
 
     async def _flush_forever(self) -> None:
         while True:
@@ -139,9 +144,16 @@ class OrderWriter:
                 await self._flush([one])
             return
         except asyncio.CancelledError:
-            _fail(batch, RuntimeError("the api is shutting down"))
+            _fail(batch, _shutting_down())
             raise
-        except Exception as exc:  # noqa: BLE001 - raised again in every request of the batch (503)
+        except UNREACHABLE as exc:
+            # Every request of the batch answers 503 with Retry-After (and is logged there).
+            log.warning(
+                "order_batch_not_stored", orders=len(batch), error=type(exc).__name__, detail=str(exc)
+            )
+            _fail(batch, Unavailable(UNREACHABLE_DETAIL))
+            return
+        except Exception as exc:  # noqa: BLE001 - raised again in every request of the batch (500, logged)
             _fail(batch, exc)
             return
         self.metrics.ingest_batch_size.observe(len(batch))
@@ -150,6 +162,10 @@ class OrderWriter:
                 future.set_result(order.order_id in created)
         if self.publisher is not None and created:
             await self.publisher.publish_and_stamp([o.order_id for o in orders if o.order_id in created])
+
+
+def _shutting_down() -> Unavailable:
+    return Unavailable("the api is shutting down; try again")
 
 
 def _fail(batch: list[_Pending], exc: BaseException) -> None:

@@ -138,8 +138,8 @@ class OutboxRelay:
     engine: AsyncEngine
     publisher: ExecutePublisher
     metrics: Metrics
-    batch_size: int = 200
-    poll_s: float = 1.0
+    batch_size: int
+    poll_s: float
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many orders it published."""

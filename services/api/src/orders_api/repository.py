@@ -13,6 +13,16 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.models import events_table, orders_table
 from orders_shared.status import Status
 
+# What Postgres being away raises (refused or lost connections, no free connection in time).
+UNREACHABLE: tuple[type[Exception], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+    OSError,
+)
+# What a client is told then.
+UNREACHABLE_DETAIL = "the order store is unreachable; try again shortly"
+
 
 async def fetch_order(
     conn: AsyncConnection, order_id: uuid.UUID, client: str | None = None

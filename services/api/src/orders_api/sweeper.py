@@ -34,8 +34,8 @@ class Sweeper:
     engine: AsyncEngine
     exchange: AbstractExchange
     metrics: Metrics
-    stuck_after_s: float = 120
-    interval_s: float = 15
+    stuck_after_s: float
+    interval_s: float
 
     async def sweep_once(self) -> int:
         """One pass; returns how many orders it handed out again."""
