@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.ingest import OrderWriter
+from orders_shared.db import create_engine
+from orders_shared.errors import Unavailable
 from orders_shared.metrics import create_metrics
 from orders_shared.models import events_table, orders_table
 from tests.support.orders import market_order
@@ -79,3 +81,17 @@ async def test_a_bad_row_fails_alone_and_a_repeated_key_is_not_stored_twice(
     # Two orders with one key in one batch: the first one is stored, the other is refused (False).
     assert (results[2], results[3]) == (True, False)
     assert ids == with_event == {good[0].order_id, good[1].order_id, first.order_id}
+
+
+async def test_postgres_away_fails_the_batch_as_unavailable() -> None:
+    # Nothing listens on port 1: every connection is refused, as when Postgres is down.
+    engine = create_engine("postgresql://postgres@127.0.0.1:1/orders", pool_size=1, application_name="ingest")
+    writer = OrderWriter(engine, create_metrics(), max_batch=8, flushers=1)
+    task = asyncio.create_task(writer.run())
+    try:
+        with pytest.raises(Unavailable, match="unreachable"):
+            await writer.write(market_order("ingest-away"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.dispose()
