@@ -1,14 +1,21 @@
-"""Per-client rate limits of the REST api: a budget of requests, and the RateLimit-* headers that tell it.
+"""Per-client rate limits of the REST api (the `limits` library): a budget, and the RateLimit-* headers.
 
-The budgets are kept in each api process: a budget per replica (N replicas admit N times the rate). That is
-documented rather than hidden; a shared budget would need a shared store (Redis).
+A budget is ``burst`` requests in a fixed window of ``burst / rate`` seconds (whole seconds, rounded up),
+per client: ``rate`` a second on average, ``burst`` at once. The windows are kept in each api process
+(`limits`' in-memory storage, which forgets a client's window when it ends): a budget per replica (N
+replicas admit N times the rate). That is documented rather than hidden; a shared budget would need a
+shared store (`limits` speaks Redis).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from orders_shared.errors import EngineError
 
@@ -24,27 +31,27 @@ class RateLimited(EngineError):
         self.retry_after_s = retry_after_s
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RateLimit:
-    """``rate`` requests a second, up to ``burst`` at once, per client (a token bucket)."""
+    """``rate`` requests a second, up to ``burst`` at once, per client."""
 
-    rate: float
-    burst: int
-    _state: dict[str, tuple[float, float]] = field(default_factory=dict)
+    item: RateLimitItem
+    limiter: FixedWindowRateLimiter
 
-    def charge(self, client: str, now: float | None = None) -> dict[str, str]:
+    @classmethod
+    def per_second(cls, name: str, rate: float, burst: int, storage: MemoryStorage) -> RateLimit:
+        """``burst`` requests per ``burst / rate`` seconds, kept in ``storage`` apart from other names'."""
+        item = RateLimitItemPerSecond(burst, math.ceil(burst / rate), namespace=name)
+        return cls(item, FixedWindowRateLimiter(storage))
+
+    def charge(self, client: str) -> dict[str, str]:
         """Spend one request of ``client``'s budget: the RateLimit-* headers; RateLimited if none is left."""
-        at = time.monotonic() if now is None else now
-        tokens, last = self._state.get(client, (float(self.burst), at))
-        tokens = min(float(self.burst), tokens + (at - last) * self.rate)
-        if tokens < 1:
-            self._state[client] = (tokens, at)
-            raise RateLimited(self.burst, (1 - tokens) / self.rate)
-        tokens -= 1
-        if len(self._state) > 100_000:
-            self._state.clear()  # bounded memory; a cleared bucket starts full, which only forgives
-        self._state[client] = (tokens, at)
-        return rate_limit_headers(self.burst, int(tokens), (self.burst - tokens) / self.rate)
+        allowed = self.limiter.hit(self.item, client)
+        reset_at, remaining = self.limiter.get_window_stats(self.item, client)
+        reset_s = max(reset_at - time.time(), 0.0)
+        if not allowed:
+            raise RateLimited(self.item.amount, reset_s)
+        return rate_limit_headers(self.item.amount, remaining, reset_s)
 
 
 def rate_limit_headers(limit: int, remaining: int, reset_s: float) -> dict[str, str]:
