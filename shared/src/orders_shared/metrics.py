@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -16,8 +17,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 30, 60)
-_FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 30, 60)
+_BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,93 +52,75 @@ class Metrics:
     internal_errors: Counter
 
 
+def _counter(r: CollectorRegistry, name: str, doc: str, *labels: str) -> Counter:
+    return Counter(name, doc, labels, registry=r)
+
+
+def _histogram(
+    r: CollectorRegistry, name: str, doc: str, buckets: tuple[float, ...], *labels: str
+) -> Histogram:
+    return Histogram(name, doc, labels, buckets=buckets, registry=r)
+
+
+def _gauge(
+    r: CollectorRegistry, name: str, doc: str, multiprocess_mode: Literal["livesum", "livemax"]
+) -> Gauge:
+    # The mode says how the processes of one service (API_WORKERS > 1) add up in multiprocess mode.
+    return Gauge(name, doc, registry=r, multiprocess_mode=multiprocess_mode)
+
+
 def create_metrics(registry: CollectorRegistry | None = None) -> Metrics:
     """Build the metrics on ``registry`` (a fresh one when None)."""
     r = registry if registry is not None else CollectorRegistry()
     return Metrics(
         registry=r,
-        orders_accepted=Counter("orders_accepted", "Orders accepted by the api.", registry=r),
-        orders_rejected=Counter(
-            "orders_rejected", "Orders refused by the api, by reason.", ["reason"], registry=r
+        orders_accepted=_counter(r, "orders_accepted", "Orders accepted by the api."),
+        orders_rejected=_counter(r, "orders_rejected", "Orders refused by the api, by reason.", "reason"),
+        ingest_batch_size=_histogram(
+            r, "order_ingest_batch_size", "Orders stored per transaction by the api's group commit.", _BATCH
         ),
-        ingest_batch_size=Histogram(
-            "order_ingest_batch_size",
-            "Orders stored per transaction by the api's group commit.",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-            registry=r,
+        ignored_fields=_counter(
+            r, "order_ignored_fields", "Unknown request fields ignored (seed compatibility)."
         ),
-        ignored_fields=Counter(
-            "order_ignored_fields", "Unknown request fields ignored (seed compatibility).", registry=r
+        transitions=_counter(r, "order_transitions", "Status transitions, by new status.", "status"),
+        order_duration=_histogram(
+            r, "order_duration_seconds", "From acceptance to a terminal status, by outcome.", _SLOW, "outcome"
         ),
-        transitions=Counter(
-            "order_transitions", "Status transitions, by new status.", ["status"], registry=r
+        stage_duration=_histogram(
+            r, "order_stage_duration_seconds", "Time spent in each worker stage.", _SLOW, "stage"
         ),
-        order_duration=Histogram(
-            "order_duration_seconds",
-            "From acceptance to a terminal status, by outcome.",
-            ["outcome"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        retries=_counter(r, "order_retries", "Attempts scheduled again, by reason.", "reason"),
+        dead_letters=_counter(r, "order_dead_letters", "Messages sent to orders.dead."),
+        redeliveries=_counter(r, "order_redeliveries", "Messages RabbitMQ delivered again."),
+        routing_decisions=_counter(r, "routing_decisions", "Routes chosen, by venue (or split).", "venue"),
+        quote_duration=_histogram(
+            r, "venue_quote_duration_seconds", "Quote latency, by venue.", _SLOW, "venue"
         ),
-        stage_duration=Histogram(
-            "order_stage_duration_seconds",
-            "Time spent in each worker stage.",
-            ["stage"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        venue_errors=_counter(
+            r, "venue_errors", "Venue calls that failed, by venue and kind.", "venue", "kind"
         ),
-        retries=Counter("order_retries", "Attempts scheduled again, by reason.", ["reason"], registry=r),
-        dead_letters=Counter("order_dead_letters", "Messages sent to orders.dead.", registry=r),
-        redeliveries=Counter("order_redeliveries", "Messages RabbitMQ delivered again.", registry=r),
-        routing_decisions=Counter(
-            "routing_decisions", "Routes chosen, by venue (or split).", ["venue"], registry=r
+        worker_in_flight=_gauge(r, "worker_in_flight", "Orders a worker holds now.", "livesum"),
+        outbox_published=_counter(
+            r, "outbox_published", "Orders published to RabbitMQ after their commit, or by the relay."
         ),
-        quote_duration=Histogram(
-            "venue_quote_duration_seconds",
-            "Quote latency, by venue.",
-            ["venue"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        outbox_backlog=_gauge(
+            r, "outbox_backlog", "Accepted orders not yet published (last relay pass).", "livemax"
         ),
-        venue_errors=Counter(
-            "venue_errors", "Venue calls that failed, by venue and kind.", ["venue", "kind"], registry=r
+        publish_failures=_counter(
+            r, "amqp_publish_failures", "Publishes that failed, by what was published.", "kind"
         ),
-        worker_in_flight=Gauge(
-            "worker_in_flight", "Orders a worker holds now.", registry=r, multiprocess_mode="livesum"
+        sweeper_requeued=_counter(
+            r, "sweeper_requeued", "Stuck orders the sweeper handed to a worker again."
         ),
-        outbox_published=Counter(
-            "outbox_published",
-            "Orders published to RabbitMQ after their commit, or by the relay.",
-            registry=r,
+        ws_connections=_gauge(r, "ws_connections", "Open WebSocket connections.", "livesum"),
+        ws_messages_sent=_counter(r, "ws_messages_sent", "Frames sent to WebSocket clients."),
+        ws_slow_consumer_closes=_counter(
+            r, "ws_slow_consumer_closes", "Sockets closed with 1013 because the client did not read."
         ),
-        outbox_backlog=Gauge(
-            "outbox_backlog",
-            "Accepted orders not yet published (last relay pass).",
-            registry=r,
-            multiprocess_mode="livemax",
+        event_delivery_lag=_histogram(
+            r, "event_delivery_lag_seconds", "From an event's commit to its frame being sent.", _FAST
         ),
-        publish_failures=Counter(
-            "amqp_publish_failures", "Publishes that failed, by what was published.", ["kind"], registry=r
-        ),
-        sweeper_requeued=Counter(
-            "sweeper_requeued", "Stuck orders the sweeper handed to a worker again.", registry=r
-        ),
-        ws_connections=Gauge(
-            "ws_connections", "Open WebSocket connections.", registry=r, multiprocess_mode="livesum"
-        ),
-        ws_messages_sent=Counter("ws_messages_sent", "Frames sent to WebSocket clients.", registry=r),
-        ws_slow_consumer_closes=Counter(
-            "ws_slow_consumer_closes", "Sockets closed with 1013 because the client did not read.", registry=r
-        ),
-        event_delivery_lag=Histogram(
-            "event_delivery_lag_seconds",
-            "From an event's commit to its frame being sent.",
-            buckets=_FAST_BUCKETS,
-            registry=r,
-        ),
-        internal_errors=Counter(
-            "internal_errors", "Errors of ours, by where they happened.", ["where"], registry=r
-        ),
+        internal_errors=_counter(r, "internal_errors", "Errors of ours, by where they happened.", "where"),
     )
 
 

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import signal
-import socket
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 
 
-class GracefulServer(uvicorn.Server):
-    """uvicorn's server without re-raising the caught signal at the end.
+def serve(server: uvicorn.Server) -> None:
+    """Run ``server`` in the foreground until SIGINT or SIGTERM; a drained stop exits 0.
 
-    uvicorn re-raises SIGTERM after a clean shutdown, so the process dies "killed by SIGTERM" (exit 143
-    in a container) although it drained everything. For us a drained stop is a success: exit 0.
+    uvicorn catches the signal, drains, puts back the handlers it found and raises the signal again, so
+    that a process with the default handler dies "killed by SIGTERM" (exit 143 in a container) although
+    it drained everything. The handler it finds is the server's own `handle_exit`: raised again after the
+    stop, it changes nothing, and the process ends normally. Installed before the server starts, it also
+    turns a signal that arrives during start-up into a stop once started.
     """
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start as uvicorn does, then settle the garbage collector for a long-running server."""
-        await super().startup(sockets)
-        quiet_gc()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Route SIGINT and SIGTERM to a graceful exit, then restore the previous handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, server.handle_exit)
+    quiet_gc()
+    server.run()
 
 
 # Collect the youngest generation every 50,000 net allocations instead of 700. With the default, a request

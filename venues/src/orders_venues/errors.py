@@ -6,7 +6,7 @@ split) from a caller or pool bug (stop)::
     VenueMathError
      ├── InvalidAmount             an amount that is not a positive integer: a caller bug
      ├── InvalidPool               a pool state that breaks the model's invariants
-     ├── CannotFill                this venue cannot fill this amount: the router skips it
+     ├── CannotFill                this venue cannot fill this amount: the route search skips it
      │    ├── InsufficientLiquidity   not enough liquidity on the output side
      │    ├── AmountTooSmall          the net input or the output rounds to zero; the chain refuses it
      │    └── AmountTooLarge          an amount beyond a u64, which no token account can hold
@@ -29,7 +29,7 @@ class InvalidPool(VenueMathError, ValueError):
 
 
 class CannotFill(VenueMathError):
-    """The venue cannot fill this amount; a router should skip it rather than fail the order."""
+    """The venue cannot fill this amount; the route search skips it rather than fail the order."""
 
 
 class InsufficientLiquidity(CannotFill):

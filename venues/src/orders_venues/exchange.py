@@ -53,7 +53,7 @@ def swap(
 def quote_fns(
     pools: PairPools, sell_base: bool, now: int, venues: Sequence[str] = VENUES
 ) -> dict[str, QuoteFn]:
-    """Each venue as the router's quote function ``amount_in -> amount_out``."""
+    """Each venue as the route search's quote function ``amount_in -> amount_out``."""
 
     def venue_fn(venue: str) -> QuoteFn:
         return lambda amount: swap(pools, venue, sell_base, amount, now)[0].amount_out

@@ -23,7 +23,7 @@ and needs the bitmap extension beyond, the model reaches any bin.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from .errors import AmountTooLarge, InsufficientLiquidity, InvalidAmount, InvalidPool
@@ -199,6 +199,84 @@ def _sdk_price_impact_pct(amount_out: int, ideal_out: int) -> Decimal:
     return ctx.abs(ctx.multiply(ratio, Decimal(100)))
 
 
+@dataclass(frozen=True, slots=True)
+class _BinFill:
+    """What one bin of a swap takes and gives: the net input into the bin, the output, the gross input
+    consumed and the fee on it."""
+
+    into_bin: int
+    out: int
+    consumed: int
+    fee: int
+
+
+def _fill_bin(left: int, max_in: int, max_out: int, price: int, rate: int, swap_for_y: bool) -> _BinFill:
+    """How much of ``left`` (gross, fee included) one bin takes at fee ``rate``."""
+    fee = mul_div(left, rate, FEE_PRECISION, round_up=True)
+    net_in = left - fee
+    if net_in > max_in:
+        # The bin drains; gross up only what it took, so the rest walks on with its own fee.
+        into_bin, out = max_in, max_out
+        consumed = mul_div(max_in, FEE_PRECISION, FEE_PRECISION - rate, round_up=True)
+        fee = consumed - max_in
+    elif net_in == max_in:
+        into_bin, out, consumed = max_in, max_out, left
+    else:
+        into_bin, out, consumed = net_in, _amount_out(net_in, price, swap_for_y), left
+    # The SDK reports no fee for a bin that took nothing net; the dust is still consumed.
+    return _BinFill(into_bin, out, consumed, fee if into_bin else 0)
+
+
+def _check_amount(amount_in: int) -> None:
+    if amount_in <= 0:
+        raise InvalidAmount("amount_in must be positive")
+    if amount_in > U64_MAX:
+        raise AmountTooLarge("amount_in exceeds a u64")
+
+
+@dataclass(slots=True)
+class _Walk:
+    """A swap's walk across the bins so far."""
+
+    left: int
+    v_parameters: DlmmVParameters
+    bins: dict[int, tuple[int, int]]
+    used: list[int] = field(default_factory=list)
+    total_out: int = 0
+    fee_total: int = 0
+    protocol_total: int = 0
+
+    def step(self, pool: DlmmPool, bin_id: int, swap_for_y: bool) -> None:
+        """Swap what is left through ``bin_id``."""
+        parameters = pool.parameters
+        self.v_parameters = replace(
+            self.v_parameters,
+            volatility_accumulator=volatility_accumulator_at(self.v_parameters, parameters, bin_id),
+        )
+        rate = total_fee_rate(pool.bin_step, parameters, self.v_parameters.volatility_accumulator)
+        price = get_q_price_from_id(bin_id, pool.bin_step)
+        if price == 0:
+            raise InvalidPool(f"bin {bin_id} has no representable price at bin step {pool.bin_step}")
+        amount_x, amount_y = self.bins[bin_id]
+        max_out = amount_y if swap_for_y else amount_x
+        fill = _fill_bin(
+            self.left, _amount_in_for(max_out, price, swap_for_y), max_out, price, rate, swap_for_y
+        )
+        protocol_fee = fill.fee * parameters.protocol_share // BASIS_POINT_MAX
+        self.left -= fill.consumed
+        self.total_out += fill.out
+        self.fee_total += fill.fee - protocol_fee
+        self.protocol_total += protocol_fee
+        if (amount_x if swap_for_y else amount_y) + fill.into_bin > U64_MAX:
+            # The program's checked add fails the whole swap; the SDK does not check.
+            raise AmountTooLarge(f"bin {bin_id} would hold more than a u64")
+        if swap_for_y:
+            self.bins[bin_id] = (amount_x + fill.into_bin, amount_y - fill.out)
+        else:
+            self.bins[bin_id] = (amount_x - fill.out, amount_y + fill.into_bin)
+        self.used.append(bin_id)
+
+
 def swap_quote(
     pool: DlmmPool,
     amount_in: int,
@@ -212,78 +290,36 @@ def swap_quote(
     Without ``allow_partial_fill`` a swap the bins cannot fill raises ``InsufficientLiquidity``; with it,
     ``amount_in`` of the result is what the bins could take.
     """
-    if amount_in <= 0:
-        raise InvalidAmount("amount_in must be positive")
-    if amount_in > U64_MAX:
-        raise AmountTooLarge("amount_in exceeds a u64")
-    parameters = pool.parameters
-    v_parameters = update_references(pool.v_parameters, parameters, pool.active_id, now)
-    left = amount_in
-    total_out = fee_total = protocol_total = 0
-    bins = dict(pool.bins)
-    used: list[int] = []
+    _check_amount(amount_in)
+    v_parameters = update_references(pool.v_parameters, pool.parameters, pool.active_id, now)
+    walk = _Walk(left=amount_in, v_parameters=v_parameters, bins=dict(pool.bins))
     for bin_id in _liquid_bins(pool, swap_for_y):
-        if left == 0:
+        if walk.left == 0:
             break
-        amount_x, amount_y = bins[bin_id]
-        v_parameters = replace(
-            v_parameters,
-            volatility_accumulator=volatility_accumulator_at(v_parameters, parameters, bin_id),
-        )
-        rate = total_fee_rate(pool.bin_step, parameters, v_parameters.volatility_accumulator)
-        price = get_q_price_from_id(bin_id, pool.bin_step)
-        if price == 0:
-            raise InvalidPool(f"bin {bin_id} has no representable price at bin step {pool.bin_step}")
-        max_out = amount_y if swap_for_y else amount_x
-        max_in = _amount_in_for(max_out, price, swap_for_y)
-        fee = mul_div(left, rate, FEE_PRECISION, round_up=True)
-        net_in = left - fee
-        if net_in > max_in:
-            # The bin drains; gross up only what it took, so the rest walks on with its own fee.
-            into_bin, out = max_in, max_out
-            consumed = mul_div(max_in, FEE_PRECISION, FEE_PRECISION - rate, round_up=True)
-            fee = consumed - max_in
-        elif net_in == max_in:
-            into_bin, out, consumed = max_in, max_out, left
-        else:
-            into_bin, out, consumed = net_in, _amount_out(net_in, price, swap_for_y), left
-        if into_bin == 0:
-            # The SDK reports no fee for a bin that took nothing net; the dust is still consumed.
-            fee = 0
-        protocol_fee = fee * parameters.protocol_share // BASIS_POINT_MAX
-        left -= consumed
-        total_out += out
-        fee_total += fee - protocol_fee
-        protocol_total += protocol_fee
-        if (amount_x if swap_for_y else amount_y) + into_bin > U64_MAX:
-            # The program's checked add fails the whole swap; the SDK does not check.
-            raise AmountTooLarge(f"bin {bin_id} would hold more than a u64")
-        if swap_for_y:
-            bins[bin_id] = (amount_x + into_bin, amount_y - out)
-        else:
-            bins[bin_id] = (amount_x - out, amount_y + into_bin)
-        used.append(bin_id)
-    if not used or (left > 0 and not allow_partial_fill):
+        walk.step(pool, bin_id, swap_for_y)
+    if not walk.used or (walk.left > 0 and not allow_partial_fill):
         raise InsufficientLiquidity("the bins cannot fill the swap")
-    consumed_total = amount_in - left
-    final_rate = total_fee_rate(pool.bin_step, parameters, v_parameters.volatility_accumulator)
+    return _result(pool, walk, amount_in - walk.left, swap_for_y, now)
+
+
+def _result(pool: DlmmPool, walk: _Walk, consumed_total: int, swap_for_y: bool, now: int) -> DlmmSwap:
+    final_rate = total_fee_rate(pool.bin_step, pool.parameters, walk.v_parameters.volatility_accumulator)
     net_total = consumed_total - mul_div(consumed_total, final_rate, FEE_PRECISION, round_up=True)
-    start_price = get_q_price_from_id(used[0], pool.bin_step)
-    ideal_out = _amount_out(net_total, start_price, swap_for_y)
+    ideal_out = _amount_out(net_total, get_q_price_from_id(walk.used[0], pool.bin_step), swap_for_y)
     pool_after = replace(
         pool,
-        active_id=used[-1],
-        v_parameters=replace(v_parameters, last_update_timestamp=now),
-        bins=bins,
+        active_id=walk.used[-1],
+        v_parameters=replace(walk.v_parameters, last_update_timestamp=now),
+        bins=walk.bins,
     )
     return DlmmSwap(
         amount_in=consumed_total,
-        amount_out=total_out,
-        fee=fee_total,
-        protocol_fee=protocol_total,
-        price_impact_pct=_sdk_price_impact_pct(total_out, ideal_out),
-        start_bin_id=used[0],
-        end_bin_id=used[-1],
-        bins_used=len(used),
+        amount_out=walk.total_out,
+        fee=walk.fee_total,
+        protocol_fee=walk.protocol_total,
+        price_impact_pct=_sdk_price_impact_pct(walk.total_out, ideal_out),
+        start_bin_id=walk.used[0],
+        end_bin_id=walk.used[-1],
+        bins_used=len(walk.used),
         pool_after=pool_after,
     )

@@ -14,6 +14,7 @@ use a creator fee of 0, where the two agree.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -308,11 +309,14 @@ def _finish(pool: CpmmPool, curve: CurveSwap, zero_for_one: bool) -> CpmmSwap:
     )
 
 
-def swap_exact_in(pool: CpmmPool, amount_in: int, zero_for_one: bool) -> CpmmSwap:
-    """Swap exactly ``amount_in`` of token 0 (``zero_for_one``) or token 1 on ``pool``."""
+_Calculator = Callable[[int, int, int, int, int, int, int, bool], CurveSwap]
+
+
+def _through_curve(pool: CpmmPool, amount: int, zero_for_one: bool, calculator: _Calculator) -> CpmmSwap:
+    """Run ``calculator`` (exact in or exact out) on the pool's reserves and fees in this direction."""
     input_reserve, output_reserve = pool.reserves(zero_for_one)
-    curve = swap_base_input(
-        amount_in,
+    curve = calculator(
+        amount,
         input_reserve,
         output_reserve,
         pool.trade_fee_rate,
@@ -322,19 +326,13 @@ def swap_exact_in(pool: CpmmPool, amount_in: int, zero_for_one: bool) -> CpmmSwa
         pool.creator_fee_on_input(zero_for_one),
     )
     return _finish(pool, curve, zero_for_one)
+
+
+def swap_exact_in(pool: CpmmPool, amount_in: int, zero_for_one: bool) -> CpmmSwap:
+    """Swap exactly ``amount_in`` of token 0 (``zero_for_one``) or token 1 on ``pool``."""
+    return _through_curve(pool, amount_in, zero_for_one, swap_base_input)
 
 
 def swap_exact_out(pool: CpmmPool, amount_out: int, zero_for_one: bool) -> CpmmSwap:
     """Swap for exactly ``amount_out`` of the other token on ``pool``."""
-    input_reserve, output_reserve = pool.reserves(zero_for_one)
-    curve = swap_base_output(
-        amount_out,
-        input_reserve,
-        output_reserve,
-        pool.trade_fee_rate,
-        pool.creator_fee_rate,
-        pool.protocol_fee_rate,
-        pool.fund_fee_rate,
-        pool.creator_fee_on_input(zero_for_one),
-    )
-    return _finish(pool, curve, zero_for_one)
+    return _through_curve(pool, amount_out, zero_for_one, swap_base_output)

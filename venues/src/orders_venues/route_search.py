@@ -1,4 +1,4 @@
-"""The pure router: the best single venue, or the best split of an order across venues.
+"""The route search: the best single venue, or the best split of an order across venues.
 
 A venue is a quote function ``amount_in -> amount_out`` that raises ``CannotFill`` when it cannot fill an
 amount. Each venue's output is concave in its input (prices only worsen and fees only grow along a swap),

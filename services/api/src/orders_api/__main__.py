@@ -19,7 +19,7 @@ from orders_api.intake import OrderIntake
 from orders_api.settings import ApiSettings
 from orders_shared.logging import configure_logging
 from orders_shared.metrics import MULTIPROC_DIR
-from orders_shared.serving import GracefulServer, quiet_gc, server_config
+from orders_shared.serving import quiet_gc, serve, server_config
 
 
 def app_from_env() -> OrderIntake:
@@ -27,7 +27,7 @@ def app_from_env() -> OrderIntake:
     settings = ApiSettings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    # uvicorn's worker processes run its plain Server, not GracefulServer, which would do this at start-up.
+    # uvicorn's worker processes are not started by `serve`, which would do this before serving.
     quiet_gc()
     return app
 
@@ -48,7 +48,7 @@ def main() -> None:
         )
 
     if settings.api_workers == 1:
-        GracefulServer(config(create_app(settings))).run()
+        serve(uvicorn.Server(config(create_app(settings))))
         return
     # Set before the processes start, so that each one's metrics go to files the others can read.
     metrics_dir = os.environ.get(MULTIPROC_DIR) or tempfile.mkdtemp(prefix="orders-api-metrics-")

@@ -33,7 +33,7 @@ from orders_api.settings import ApiSettings
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import create_engine
+from orders_shared.db import Database, create_engine
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
@@ -55,15 +55,18 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         engine = create_engine(
             str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-api"
         )
+        db = Database(str(settings.database_url), size=2, application_name="orders-api")
+        await db.open()
         connection = await connect(settings.amqp_url, name="orders-api")
         try:
-            checks["database"] = database_check(engine)
+            checks["database"] = database_check(db)
             checks["rabbitmq"] = broker_check(connection)
-            async with _services(settings, metrics, engine, connection) as state:
+            async with _services(settings, metrics, engine, db, connection) as state:
                 yield {STATE_KEY: state}
         finally:
             await connection.close()
             await engine.dispose()
+            await db.close()
 
     app = FastAPI(
         title="Order execution engine",
@@ -82,7 +85,11 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
 
 @asynccontextmanager
 async def _services(
-    settings: ApiSettings, metrics: Metrics, engine: AsyncEngine, connection: AbstractRobustConnection
+    settings: ApiSettings,
+    metrics: Metrics,
+    engine: AsyncEngine,
+    db: Database,
+    connection: AbstractRobustConnection,
 ) -> AsyncIterator[AppState]:
     """The order service and the gate, with the writer, relay and sweeper running behind them."""
     channel = await connection.channel(publisher_confirms=True)
@@ -103,7 +110,7 @@ async def _services(
     )
     budgets = MemoryStorage()
     gate = Gate(
-        keys=KeyVerifier(engine),
+        keys=KeyVerifier(db),
         tickets=Tickets(ticket_secret(settings)),
         auth_required=settings.auth_required,
         orders=RateLimit.per_second(
@@ -115,7 +122,7 @@ async def _services(
     )
     background = {"outbox-relay": relay.run(), "sweeper": sweeper.run(), "order-writer": writer.run()}
     async with _running(background, metrics):
-        yield AppState(orders=OrderService(engine, writer, metrics, settings), gate=gate)
+        yield AppState(orders=OrderService(engine, writer, metrics, settings, db), gate=gate)
 
 
 @asynccontextmanager

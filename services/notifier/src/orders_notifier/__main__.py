@@ -12,12 +12,12 @@ from orders_notifier.app import create_app
 from orders_notifier.hub import Hub
 from orders_notifier.settings import NotifierSettings
 from orders_shared.logging import configure_logging, get_logger
-from orders_shared.serving import GracefulServer, server_config
+from orders_shared.serving import serve, server_config
 
 log = get_logger()
 
 
-class NotifierServer(GracefulServer):
+class NotifierServer(uvicorn.Server):
     """uvicorn, but sockets are closed with 1001 (going away) before it drops them with 1012."""
 
     def __init__(self, config: uvicorn.Config, hub: Hub) -> None:
@@ -49,7 +49,7 @@ def main() -> None:
         ws_ping_timeout=settings.ws_ping_interval_s,
         ws_max_size=4096,
     )
-    NotifierServer(config, hub).run()
+    serve(NotifierServer(config, hub))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uvicorn
+
 from orders_shared.logging import configure_logging
-from orders_shared.serving import GracefulServer, server_config
+from orders_shared.serving import serve, server_config
 from orders_worker.app import create_app
 from orders_worker.settings import WorkerSettings
 
@@ -19,7 +21,7 @@ def main() -> None:
         port=settings.worker_port,
         grace_s=settings.shutdown_grace_s,
     )
-    GracefulServer(config).run()
+    serve(uvicorn.Server(config))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    _create_orders()
+    _create_order_indexes()
+    _create_executions()
+    _create_order_events()
+
+
+def _create_orders() -> None:
     op.create_table(
         "orders",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -50,6 +57,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("amount_in > 0", name="ck_orders_amount_in_positive"),
     )
+
+
+def _create_order_indexes() -> None:
     op.create_index(
         "ix_orders_active_updated",
         "orders",
@@ -76,6 +86,9 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("enqueued_at IS NULL"),
     )
+
+
+def _create_executions() -> None:
     op.create_table(
         "executions",
         sa.Column("order_id", sa.Uuid(), nullable=False),
@@ -89,6 +102,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("order_id"),
         sa.UniqueConstraint("signature"),
     )
+
+
+def _create_order_events() -> None:
     op.create_table(
         "order_events",
         sa.Column("order_id", sa.Uuid(), nullable=False),
