@@ -14,7 +14,6 @@ from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from limits.storage import MemoryStorage
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -108,17 +107,12 @@ async def _services(
         stuck_after_s=settings.stuck_after_s,
         interval_s=settings.sweep_interval_s,
     )
-    budgets = MemoryStorage()
     gate = Gate(
         keys=KeyVerifier(db),
         tickets=Tickets(ticket_secret(settings)),
         auth_required=settings.auth_required,
-        orders=RateLimit.per_second(
-            "orders", settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst, budgets
-        ),
-        reads=RateLimit.per_second(
-            "reads", settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst, budgets
-        ),
+        orders=RateLimit(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
+        reads=RateLimit(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
     )
     background = {"outbox-relay": relay.run(), "sweeper": sweeper.run(), "order-writer": writer.run()}
     async with _running(background, metrics):

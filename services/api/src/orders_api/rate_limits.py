@@ -1,23 +1,24 @@
-"""Per-client rate limits of the REST api (the `limits` library): a budget, and the RateLimit-* headers.
+"""Per-client rate limits of the REST api: a budget of requests, and the RateLimit-* headers that tell it.
 
-A budget is ``burst`` requests in a fixed window of ``burst / rate`` seconds (whole seconds, rounded up),
-per client: ``rate`` a second on average, ``burst`` at once. The windows are kept in each api process
-(`limits`' in-memory storage, which forgets a client's window when it ends): a budget per replica (N
-replicas admit N times the rate). That is documented rather than hidden; a shared budget would need a
-shared store (`limits` speaks Redis).
+The budgets are kept in each api process: a budget per replica (N replicas admit N times the rate). That is
+documented rather than hidden; a shared budget would need a shared store (Redis).
+
+Hand-written on purpose: the `limits` library (in-memory fixed windows) in its place cost the api 0.24 ->
+0.30 ms of CPU per order at 64 connections, 1.26x the intake's total CPU per order (bench --compare, ABBA).
+Its in-memory storage takes a lock per call and starts a thread every 10 ms to expire windows; a charge
+cost 6.7 us of CPU alone against the bucket's 0.5 us.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from dataclasses import dataclass, field
 
 from orders_shared.errors import EngineError
+
+# Clients whose buckets a process remembers.
+MAX_CLIENTS = 100_000
 
 
 class RateLimited(EngineError):
@@ -31,27 +32,30 @@ class RateLimited(EngineError):
         self.retry_after_s = retry_after_s
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RateLimit:
-    """``rate`` requests a second, up to ``burst`` at once, per client."""
+    """``rate`` requests a second, up to ``burst`` at once, per client (a token bucket)."""
 
-    item: RateLimitItem
-    limiter: FixedWindowRateLimiter
+    rate: float
+    burst: int
+    _state: dict[str, tuple[float, float]] = field(default_factory=dict)
 
-    @classmethod
-    def per_second(cls, name: str, rate: float, burst: int, storage: MemoryStorage) -> RateLimit:
-        """``burst`` requests per ``burst / rate`` seconds, kept in ``storage`` apart from other names'."""
-        item = RateLimitItemPerSecond(burst, math.ceil(burst / rate), namespace=name)
-        return cls(item, FixedWindowRateLimiter(storage))
-
-    def charge(self, client: str) -> dict[str, str]:
+    def charge(self, client: str, now: float | None = None) -> dict[str, str]:
         """Spend one request of ``client``'s budget: the RateLimit-* headers; RateLimited if none is left."""
-        allowed = self.limiter.hit(self.item, client)
-        reset_at, remaining = self.limiter.get_window_stats(self.item, client)
-        reset_s = max(reset_at - time.time(), 0.0)
-        if not allowed:
-            raise RateLimited(self.item.amount, reset_s)
-        return rate_limit_headers(self.item.amount, remaining, reset_s)
+        at = time.monotonic() if now is None else now
+        tokens, last = self._state.get(client, (float(self.burst), at))
+        tokens = min(float(self.burst), tokens + (at - last) * self.rate)
+        if tokens < 1:
+            self._state[client] = (tokens, at)
+            raise RateLimited(self.burst, (1 - tokens) / self.rate)
+        tokens -= 1
+        # Bounded memory, least recently charged client first: a forgotten bucket starts full, which only
+        # forgives. Moving the client to the end keeps the dict's order the order of last use.
+        self._state.pop(client, None)
+        self._state[client] = (tokens, at)
+        if len(self._state) > MAX_CLIENTS:
+            del self._state[next(iter(self._state))]
+        return rate_limit_headers(self.burst, int(tokens), (self.burst - tokens) / self.rate)
 
 
 def rate_limit_headers(limit: int, remaining: int, reset_s: float) -> dict[str, str]:
