@@ -23,10 +23,11 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from orders_api.repository import fetch_events, fetch_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import Contract, ExecuteOrder, ExecuteOrders
 from orders_shared.metrics import Metrics, create_metrics
+from orders_shared.repository import fetch_order
+from orders_shared.repository import read_events as fetch_events
 from orders_shared.topology import DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_queue
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
@@ -176,7 +177,7 @@ async def test_retryable_failure_publishes_the_next_attempt_and_acks(
         assert ExecuteOrder.model_validate_json(retry.body) == ExecuteOrder(order_id=order_id, attempt=2)
         assert await worker.stop_and_count_left(connection) == 0
         assert worker.count("order_retries", reason="VENUE_UNAVAILABLE") == 1
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
     assert order is not None
     assert order.status == "pending"  # a retry is not a failure
@@ -193,7 +194,7 @@ async def test_last_attempt_fails_the_order_and_dead_letters_it(
         assert _dead_lettered_by_broker(dead) is None  # published by the consumer, after storing the failure
         assert await worker.stop_and_count_left(connection) == 0
         assert worker.count("order_dead_letters") == 1
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
         events = await fetch_events(conn, order_id)
     assert order is not None
@@ -225,7 +226,7 @@ async def test_message_whose_failure_cannot_be_stored_is_requeued_not_held(
     assert len(handling_failed) >= 2
     assert all(entry["log_level"] == "error" and entry["exc_info"] for entry in handling_failed)
     assert not [entry for entry in logs if entry["event"] == "message_requeue_failed"]
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
     assert order is not None
     assert order.status == "pending"
@@ -279,7 +280,7 @@ async def test_batch_is_settled_only_when_every_order_of_it_is(
     assert set(by_broker) == {None, "delivery_limit"}
     assert ExecuteOrder.model_validate_json(by_broker[None].body) == ExecuteOrder(order_id=slow, attempt=1)
     assert ExecuteOrders.model_validate_json(by_broker["delivery_limit"].body).order_ids == [refused, slow]
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         slow_order, refused_order = await fetch_order(conn, slow), await fetch_order(conn, refused)
     assert slow_order is not None
     assert refused_order is not None

@@ -16,12 +16,13 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import fetch_events, fetch_order, list_orders
+from orders_api.repository import list_orders
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table, pools_table
 from orders_shared.pools import PairState, dump
+from orders_shared.repository import fetch_order, read_events
 from orders_shared.status import Status
 from orders_venues import PairPools
 from orders_venues.pools import default_pools
@@ -55,11 +56,11 @@ async def _route(pg: AsyncConnection[Any], order_id: uuid.UUID, **columns: Any) 
     )
 
 
-async def test_new_order_is_pending_with_event_one(engine: AsyncEngine) -> None:
+async def test_new_order_is_pending_with_event_one(engine: AsyncEngine, pool: Pool) -> None:
     order_id = await _new_order(engine)
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
-        events = await fetch_events(conn, order_id)
+        events = await read_events(conn, order_id)
     assert order is not None
     assert (order.status, order.last_seq, order.amount_in) == ("pending", 1, Decimal("1.25"))
     assert [(e.seq, e.status) for e in events] == [(1, Status.PENDING)]
@@ -71,8 +72,8 @@ async def test_advance_appends_the_next_seq_in_the_same_transaction(engine: Asyn
         event = await _route(pg, order_id, attempt=1)
     assert event is not None
     assert (event.seq, event.status, event.attempt) == (2, Status.ROUTING, 1)
-    async with engine.connect() as conn:
-        assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
+    async with pool.connection() as conn:
+        assert [e.seq for e in await read_events(conn, order_id)] == [1, 2]
 
 
 async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine, pool: Pool) -> None:
@@ -83,8 +84,8 @@ async def test_advance_from_a_stale_view_changes_nothing(engine: AsyncEngine, po
         second = await _route(pg, order_id)
     assert first is not None
     assert second is None
-    async with engine.connect() as conn:
-        assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2]
+    async with pool.connection() as conn:
+        assert [e.seq for e in await read_events(conn, order_id)] == [1, 2]
 
 
 async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine, pool: Pool) -> None:
@@ -100,9 +101,9 @@ async def test_rollback_leaves_neither_status_nor_event(engine: AsyncEngine, poo
 
     with pytest.raises(Boom):
         await advance_then_crash()
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
-        events = await fetch_events(conn, order_id)
+        events = await read_events(conn, order_id)
     assert order is not None
     assert order.status == "pending"
     assert len(events) == 1
@@ -164,9 +165,9 @@ async def _land(
 async def _landed(engine: AsyncEngine, pool: Pool, order_id: uuid.UUID, pair: str) -> tuple[Any, Any, Any]:
     async with connection(pool) as pg:
         landed = await find_execution(pg, order_id)
+        order = await fetch_order(pg, order_id)
     async with engine.connect() as conn:
         state = (await conn.execute(_pool_state(pair))).scalar()
-        order = await fetch_order(conn, order_id)
         await conn.execute(sa.delete(pools_table).where(pools_table.c.pair == pair))
         await conn.commit()
     return landed, state, order
@@ -202,11 +203,11 @@ async def test_a_swap_whose_order_moved_on_writes_nothing(engine: AsyncEngine, p
     assert (order.status, order.last_seq) == ("submitted", 4)
 
 
-async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: AsyncEngine) -> None:
+async def test_list_is_newest_first_per_client_and_pages_by_cursor(engine: AsyncEngine, pool: Pool) -> None:
     client = f"lister-{uuid.uuid4().hex[:6]}"
     ids = [await _new_order(engine, client) for _ in range(5)]
     await _new_order(engine, "someone-else")
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         first = await list_orders(conn, client=client, status=None, before=None, limit=3)
         rest = await list_orders(
             conn, client=client, status=None, before=(first[-1].created_at, first[-1].id), limit=3

@@ -9,9 +9,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import fetch_events, fetch_order
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
+from orders_shared.repository import fetch_order
+from orders_shared.repository import read_events as fetch_events
 from orders_shared.status import Status
 from orders_worker.repository import advance_through
 from tests.support.orders import new_order
@@ -47,7 +48,7 @@ async def test_three_steps_append_three_gap_free_events_in_one_statement(
         (3, Status.BUILDING, 1),
         (4, Status.SUBMITTED, 1),
     ]
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
         stored = await fetch_events(conn, order_id)
     assert order is not None
@@ -69,7 +70,7 @@ async def test_steps_from_a_stale_view_write_nothing(engine: AsyncEngine, pool: 
         )
     assert first is not None
     assert second is None
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2, 3, 4]
 
 
@@ -85,7 +86,7 @@ async def test_a_step_outside_the_table_is_refused_before_sql(engine: AsyncEngin
                 expected_seq=1,
                 steps=[(Status.ROUTING, {}), (Status.SUBMITTED, {"txHash": "sig"})],
             )
-    async with engine.connect() as conn:
+    async with pool.connection() as conn:
         order = await fetch_order(conn, order_id)
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1]
     assert order is not None

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, insert_orders
+from orders_api.repository import NewOrder, insert_orders
 from orders_shared.db import connection
 from orders_shared.models import orders_table
 from orders_shared.status import Status
@@ -44,7 +44,10 @@ async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decim
     """
     order_id = uuid.uuid4()
     async with engine.begin() as conn:
-        await insert_orders(conn, [NewOrder(order_id, client, "SOL", "USDC", amount_in, slippage_bps=50)])
+        # The api's statement runs on psycopg: this transaction's own driver connection.
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await insert_orders(driver, [NewOrder(order_id, client, "SOL", "USDC", amount_in, slippage_bps=50)])
         await conn.execute(
             sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
         )

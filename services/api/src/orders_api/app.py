@@ -1,4 +1,4 @@
-"""The api's app factory: the lifespan owns the database engine, the broker connection and the relay."""
+"""The api's app factory: the lifespan owns the `Database`, the broker connection and the background tasks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import routes
 from orders_api.access import Gate
@@ -32,7 +31,7 @@ from orders_api.settings import ApiSettings
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import Database, create_engine
+from orders_shared.db import Database
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
@@ -51,21 +50,17 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState]]:
-        engine = create_engine(
-            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-api"
-        )
-        db = Database(str(settings.database_url), size=2, application_name="orders-api")
-        await db.open()
-        connection = await connect(settings.amqp_url, name="orders-api")
-        try:
-            checks["database"] = database_check(db)
-            checks["rabbitmq"] = broker_check(connection)
-            async with _services(settings, metrics, engine, db, connection) as state:
-                yield {STATE_KEY: state}
-        finally:
-            await connection.close()
-            await engine.dispose()
-            await db.close()
+        async with Database(
+            str(settings.database_url), size=settings.db_pool_size, application_name="orders-api"
+        ) as db:
+            connection = await connect(settings.amqp_url, name="orders-api")
+            try:
+                checks["database"] = database_check(db)
+                checks["rabbitmq"] = broker_check(connection)
+                async with _services(settings, metrics, db, connection) as state:
+                    yield {STATE_KEY: state}
+            finally:
+                await connection.close()
 
     app = FastAPI(
         title="Order execution engine",
@@ -86,7 +81,6 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
 async def _services(
     settings: ApiSettings,
     metrics: Metrics,
-    engine: AsyncEngine,
     db: Database,
     connection: AbstractRobustConnection,
 ) -> AsyncIterator[AppState]:
@@ -95,13 +89,13 @@ async def _services(
     topology = await declare(
         channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
     )
-    publisher = ExecutePublisher(engine, channel, metrics)
-    writer = OrderWriter(engine, metrics, publisher, max_batch=settings.ingest_max_batch)
+    publisher = ExecutePublisher(db, channel, metrics)
+    writer = OrderWriter(db, metrics, publisher, max_batch=settings.ingest_max_batch)
     relay = OutboxRelay(
-        engine, publisher, metrics, batch_size=settings.outbox_batch_size, poll_s=settings.outbox_poll_s
+        db, publisher, metrics, batch_size=settings.outbox_batch_size, poll_s=settings.outbox_poll_s
     )
     sweeper = Sweeper(
-        engine,
+        db,
         topology.orders,
         metrics,
         stuck_after_s=settings.stuck_after_s,
@@ -116,7 +110,7 @@ async def _services(
     )
     background = {"outbox-relay": relay.run(), "sweeper": sweeper.run(), "order-writer": writer.run()}
     async with _running(background, metrics):
-        yield AppState(orders=OrderService(engine, writer, metrics, settings, db), gate=gate)
+        yield AppState(orders=OrderService(db, writer, metrics, settings), gate=gate)
 
 
 @asynccontextmanager

@@ -13,79 +13,16 @@ accepted instead of piling up for the relay.
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orders_api.outbox import ExecutePublisher
-from orders_api.repository import UNREACHABLE, UNREACHABLE_DETAIL
+from orders_api.repository import REFUSED_ROW, UNREACHABLE, UNREACHABLE_DETAIL, NewOrder, insert_orders
+from orders_shared.db import Database
 from orders_shared.errors import Unavailable
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 
 log = get_logger()
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    """A validated order, ready to be stored as `pending`."""
-
-    order_id: uuid.UUID
-    client: str
-    token_in: str
-    token_out: str
-    amount_in: Decimal
-    slippage_bps: int
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-
-
-# One round trip for the whole batch. unnest keeps the request order, and clock_timestamp() gives each
-# row its own created_at, so the outbox still publishes oldest first. A row whose (client,
-# idempotency_key) exists already, or repeats one earlier in the batch, is skipped: not in RETURNING.
-_INSERT_BATCH = """
-WITH input AS (
-    SELECT r.*, clock_timestamp() AS at
-    FROM unnest(
-        %(ids)s::uuid[], %(clients)s::text[], %(keys)s::text[], %(hashes)s::text[],
-        %(tokens_in)s::text[], %(tokens_out)s::text[], %(amounts)s::numeric[], %(slippages)s::int[]
-    ) AS r(id, client, idempotency_key, request_hash, token_in, token_out, amount_in, slippage_bps)
-), created AS (
-    INSERT INTO orders (
-        id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
-        status, attempt, last_seq, created_at, updated_at
-    )
-    SELECT id, client, idempotency_key, request_hash, 'market', token_in, token_out, amount_in,
-           slippage_bps, 'pending', 0, 1, at, at
-    FROM input
-    ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
-    RETURNING id, created_at
-), events AS (
-    INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT id, 1, 'pending', '{}'::jsonb, created_at FROM created
-)
-SELECT id FROM created
-"""
-
-
-async def insert_orders(conn: AsyncConnection, orders: Sequence[NewOrder]) -> set[uuid.UUID]:
-    """Insert ``orders`` with their event #1 in one statement; returns the ids actually created."""
-    params = {
-        "ids": [o.order_id for o in orders],
-        "clients": [o.client for o in orders],
-        "keys": [o.idempotency_key for o in orders],
-        "hashes": [o.request_hash for o in orders],
-        "tokens_in": [o.token_in for o in orders],
-        "tokens_out": [o.token_out for o in orders],
-        "amounts": [o.amount_in for o in orders],
-        "slippages": [o.slippage_bps for o in orders],
-    }
-    result = await conn.exec_driver_sql(_INSERT_BATCH, params)
-    return {row[0] for row in result}
 
 
 _Pending = tuple[NewOrder, "asyncio.Future[bool]"]
@@ -98,7 +35,7 @@ class OrderWriter:
     With a ``publisher``, each batch's new orders are published right after their commit.
     """
 
-    engine: AsyncEngine
+    db: Database
     metrics: Metrics
     publisher: ExecutePublisher | None = None
     max_batch: int = field(kw_only=True)
@@ -133,9 +70,10 @@ class OrderWriter:
     async def _flush(self, batch: list[_Pending]) -> None:
         orders = [order for order, _ in batch]
         try:
-            async with self.engine.begin() as conn:
+            # One statement: autocommit makes it one transaction, orders and events together.
+            async with self.db.connection() as conn:
                 created = await insert_orders(conn, orders)
-        except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+        except REFUSED_ROW as exc:
             if len(batch) == 1:
                 _fail(batch, exc)
                 return

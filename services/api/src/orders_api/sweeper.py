@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
 
-import sqlalchemy as sa
 from aio_pika.abc import AbstractExchange
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders_api.repository import touch_stuck
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder
+from orders_shared.db import Database
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY
 
 log = get_logger()
@@ -31,7 +29,7 @@ _BATCH = 500
 class Sweeper:
     """Re-enqueues stuck orders every ``interval_s``."""
 
-    engine: AsyncEngine
+    db: Database
     exchange: AbstractExchange
     metrics: Metrics
     stuck_after_s: float
@@ -39,26 +37,9 @@ class Sweeper:
 
     async def sweep_once(self) -> int:
         """One pass; returns how many orders it handed out again."""
-        stuck = (
-            sa.select(orders_table.c.id)
-            .where(
-                orders_table.c.status.not_in(("confirmed", "failed")),
-                orders_table.c.enqueued_at.is_not(None),
-                orders_table.c.updated_at < sa.func.now() - timedelta(seconds=self.stuck_after_s),
-            )
-            .order_by(orders_table.c.updated_at)
-            .limit(_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.update(orders_table)
-                    .where(orders_table.c.id.in_(stuck.scalar_subquery()))
-                    .values(updated_at=sa.func.now())
-                    .returning(orders_table.c.id, orders_table.c.attempt, orders_table.c.last_seq)
-                )
-            ).all()
+        # Published in the transaction that stamped them: a failed publish leaves them as they were.
+        async with self.db.transaction() as conn:
+            rows = await touch_stuck(conn, stuck_after_s=self.stuck_after_s, limit=_BATCH)
             for row in rows:
                 message = ExecuteOrder(order_id=row.id, attempt=max(row.attempt, 1), seen_seq=row.last_seq)
                 await publish(self.exchange, EXECUTE_KEY, message)
