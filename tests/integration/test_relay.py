@@ -86,15 +86,11 @@ async def _unstamped(db: Database, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         return {row[0] for row in await cur.fetchall()}
 
 
-# The tests call relay_once; run()'s poll interval does not matter to them.
-POLL_S = 1.0
-
-
 def _relay(
     db: Database, own_channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
 ) -> OutboxRelay:
     publisher = ExecutePublisher(db, own_channel, metrics)
-    return OutboxRelay(db, publisher, metrics, batch_size=batch_size, poll_s=POLL_S)
+    return OutboxRelay(db, publisher, metrics, batch_size=batch_size)
 
 
 async def test_old_unstamped_orders_are_published_and_stamped(
@@ -160,7 +156,7 @@ async def test_two_relays_at_once_publish_each_order_once(
 ) -> None:
     ids = await _commit_unpublished(own_db, 25, age_s=RELAY_AFTER_S + 1)
     held = _HeldPublisher(own_db, own_channel, metrics)
-    first = OutboxRelay(own_db, held, metrics, batch_size=10, poll_s=POLL_S)
+    first = OutboxRelay(own_db, held, metrics, batch_size=10)
     second = _relay(own_db, own_channel, metrics, batch_size=10)
 
     first_pass = asyncio.create_task(first.relay_once())

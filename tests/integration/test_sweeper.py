@@ -51,9 +51,7 @@ def registry() -> CollectorRegistry:
 @pytest_asyncio.fixture(loop_scope="session")
 async def sweeper(own_db: Database, own_channel: AbstractChannel, registry: CollectorRegistry) -> Sweeper:
     exchange: AbstractExchange = await own_channel.get_exchange(ORDERS_EXCHANGE)
-    # The tests call sweep_once; run()'s interval does not matter to them.
-    metrics = create_metrics(registry)
-    return Sweeper(own_db, exchange, metrics, stuck_after_s=STUCK_AFTER_S, interval_s=1.0)
+    return Sweeper(own_db, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
 
 
 async def _order(

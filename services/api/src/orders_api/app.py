@@ -23,6 +23,7 @@ from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
 from orders_api.intake import OrderIntake
 from orders_api.outbox import ExecutePublisher, OutboxRelay
+from orders_api.periodic import every
 from orders_api.problems import install_problem_handlers
 from orders_api.rate_limits import RateLimit
 from orders_api.security_headers import SecurityHeaders
@@ -91,16 +92,8 @@ async def _services(
     )
     publisher = ExecutePublisher(db, channel, metrics)
     writer = OrderWriter(db, metrics, publisher, max_batch=settings.ingest_max_batch)
-    relay = OutboxRelay(
-        db, publisher, metrics, batch_size=settings.outbox_batch_size, poll_s=settings.outbox_poll_s
-    )
-    sweeper = Sweeper(
-        db,
-        topology.orders,
-        metrics,
-        stuck_after_s=settings.stuck_after_s,
-        interval_s=settings.sweep_interval_s,
-    )
+    relay = OutboxRelay(db, publisher, metrics, batch_size=settings.outbox_batch_size)
+    sweeper = Sweeper(db, topology.orders, metrics, stuck_after_s=settings.stuck_after_s)
     gate = Gate(
         keys=KeyVerifier(db),
         tickets=Tickets(ticket_secret(settings)),
@@ -108,7 +101,21 @@ async def _services(
         orders=RateLimit(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
         reads=RateLimit(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
     )
-    background = {"outbox-relay": relay.run(), "sweeper": sweeper.run(), "order-writer": writer.run()}
+    background = {
+        "order-writer": writer.run(),
+        "outbox-relay": every(
+            settings.outbox_poll_s,
+            relay.drain,
+            event="outbox_relay_failed",
+            failures=metrics.publish_failures.labels(kind="execute"),
+        ),
+        "sweeper": every(
+            settings.sweep_interval_s,
+            sweeper.sweep_once,
+            event="sweep_failed",
+            failures=metrics.internal_errors.labels(where="sweeper"),
+        ),
+    }
     async with _running(background, metrics):
         yield AppState(orders=OrderService(db, writer, metrics, settings), gate=gate)
 

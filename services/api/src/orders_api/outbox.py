@@ -117,7 +117,6 @@ class OutboxRelay:
     publisher: ExecutePublisher
     metrics: Metrics
     batch_size: int
-    poll_s: float
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many orders it published."""
@@ -133,19 +132,7 @@ class OutboxRelay:
         self.metrics.outbox_backlog.set(len(ids) if len(ids) == self.batch_size else 0)
         return len(ids)
 
-    async def run(self) -> None:
-        """Relay until cancelled; a failure is logged, counted and retried with backoff."""
-        backoff = 0.1
-        while True:
-            await asyncio.sleep(self.poll_s)
-            try:
-                while await self.relay_once() == self.batch_size:
-                    pass
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # broker or database away: the rows wait, we retry
-                self.metrics.publish_failures.labels(kind="execute").inc()
-                log.warning("outbox_relay_failed", exc_info=True, retry_in_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+    async def drain(self) -> None:
+        """Publish batches until one is not full: the backlog is gone."""
+        while await self.relay_once() == self.batch_size:
+            pass

@@ -8,7 +8,6 @@ ledger make a needless takeover harmless. Stamping `updated_at` spaces the retri
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractExchange
@@ -27,13 +26,12 @@ _BATCH = 500
 
 @dataclass(slots=True)
 class Sweeper:
-    """Re-enqueues stuck orders every ``interval_s``."""
+    """Re-enqueues stuck orders, a pass at a time (app.py runs one every SWEEP_INTERVAL_S)."""
 
     db: Database
     exchange: AbstractExchange
     metrics: Metrics
     stuck_after_s: float
-    interval_s: float
 
     async def sweep_once(self) -> int:
         """One pass; returns how many orders it handed out again."""
@@ -47,15 +45,3 @@ class Sweeper:
             self.metrics.sweeper_requeued.inc(len(rows))
             log.warning("stuck_orders_requeued", count=len(rows))
         return len(rows)
-
-    async def run(self) -> None:
-        """Sweep until cancelled; a failed pass is logged and the next one tries again."""
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # broker or database away: the orders stay stuck until the next pass
-                self.metrics.internal_errors.labels(where="sweeper").inc()
-                log.warning("sweep_failed", exc_info=True)
