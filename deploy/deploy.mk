@@ -159,7 +159,8 @@ deploy-check: tools ## Lint and validate the chart, compose file, Dockerfile and
 			$(TOOLS)/kubernetes-validate.log | grep -q WARN
 	node $(CRD_VALIDATE_DIR)/validate.mjs $(TOOLS)/crd-validate/node_modules $(TOOLS)/rendered-all.yaml
 	$(COMPOSE) -f $(COMPOSE_FILE) config --quiet
-	$(HADOLINT) $(DOCKERFILE)
+	$(COMPOSE) -f $(COMPOSE_FILE) -f $(COMPOSE_OFFLINE) config --quiet
+	$(HADOLINT) $(DOCKERFILE) deploy/docker/base/python.Dockerfile $(OFFLINE_IMAGES:%=deploy/compose/offline/%/Dockerfile)
 	$(PROMTOOL) check rules $(CHART)/files/alerts.yaml
 	sed 's|/etc/prometheus/alerts.yaml|$(abspath $(CHART))/files/alerts.yaml|' deploy/compose/prometheus.yml \
 		> $(TOOLS)/prometheus.yml && $(PROMTOOL) check config $(TOOLS)/prometheus.yml
@@ -273,10 +274,10 @@ offline-images: base-image ## The compose stack's third-party images from Debian
 			-t $(IMAGE_PREFIX)-offline-$$image:$(DEBIAN_SUITE) deploy/compose/offline/$$image || exit 1; \
 	done
 
-up: ## docker compose up: the whole stack (COMPOSE_FILES adds offline.yaml where Docker Hub is out of reach)
+up: images $(if $(findstring offline.yaml,$(COMPOSE_FILES)),offline-images) $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION) ## docker compose up: the whole stack (COMPOSE_FILES adds offline.yaml where Docker Hub is out of reach)
 	$(require-docker)
 	$(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES) up --no-build --detach --wait
 
-down: ## docker compose down (-v: and its volumes: make down DOWN_ARGS=-v)
+down: $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION) ## docker compose down (-v: and its volumes: make down DOWN_ARGS=-v)
 	$(require-docker)
 	$(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES) down --remove-orphans $(DOWN_ARGS)
