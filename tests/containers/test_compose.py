@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -127,6 +127,32 @@ def wait_terminal(stack: Stack, client: httpx.Client, order_ids: list[str], time
     raise AssertionError(f"not all orders finished within {timeout} s: {statuses}")
 
 
+PROJECT_PREFIX = "oe-test-"
+STALE_AFTER = timedelta(hours=1)
+
+
+def remove_stale_projects(compose: str) -> None:
+    """Projects of an earlier run that was killed before its `down` (their containers restart with the
+    engine): removed with their volumes, so runs on one machine do not pile up. Only those older than
+    STALE_AFTER, so that another session's stack on the same engine is left alone."""
+    listing = docker("ps", "--all", "--format", '{{.Label "com.docker.compose.project"}}\t{{.CreatedAt}}')
+    now = datetime.now(UTC)
+    stale: set[str] = set()
+    for line in listing.stdout.splitlines():
+        project, _, created = line.partition("\t")
+        if project.startswith(PROJECT_PREFIX):
+            born = datetime.strptime(" ".join(created.split()[:2]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            if now - born > STALE_AFTER:
+                stale.add(project)
+    for project in sorted(stale):
+        subprocess.run(
+            [compose, "-p", project, "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+
+
 @pytest.fixture(scope="module")
 def stack(built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     compose = tool("docker-compose")
@@ -139,7 +165,8 @@ def stack(built: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
         f'  prometheus:\n    ports: !override ["127.0.0.1:{prometheus}:9090"]\n'
         f'  rabbitmq:\n    ports: !override ["127.0.0.1:{management}:15672"]\n'
     )
-    project = f"oe-test-{uuid.uuid4().hex[:8]}"
+    remove_stale_projects(str(compose))
+    project = f"{PROJECT_PREFIX}{uuid.uuid4().hex[:8]}"
     argv = [str(compose), "-p", project, "-f", str(COMPOSE_FILE), "-f", str(OFFLINE_FILE), "-f", str(ports)]
     running = Stack(project, argv, f"http://127.0.0.1:{gateway}", f"http://127.0.0.1:{prometheus}")
     start = time.monotonic()
