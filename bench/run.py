@@ -84,19 +84,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--api-workers", type=int, default=1, help="API_WORKERS: api processes on its one port")
     p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
     p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
-    p.add_argument(
-        "--budget-seconds",
-        type=float,
-        default=540,
-        help="skip what would start after this (with --compare: after this times the runs per scenario)",
-    )
+    budget = "skip what would start after this (with --compare: after this times the runs per scenario)"
+    p.add_argument("--budget-seconds", type=float, default=540, help=budget)
     p.add_argument("--compare", metavar="REV", help="also run REV's services (a git worktree) and compare")
-    p.add_argument(
-        "--compare-rounds",
-        type=int,
-        default=1,
-        help="runs per side and scenario: 1 is old, new; 2 is old, new, new, old; …",
-    )
+    rounds = "runs per side and scenario: 1 is old, new; 2 is old, new, new, old; …"
+    p.add_argument("--compare-rounds", type=int, default=1, help=rounds)
     p.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders"),
