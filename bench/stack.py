@@ -41,11 +41,10 @@ from bench.measure import (
     tree_cpu_times,
 )
 from tests.support import services
-from tests.support.services import free_port
+from tests.support.services import PORT_VAR, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PORT_VAR = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}
 
 
 @dataclass(frozen=True)
