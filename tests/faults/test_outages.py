@@ -56,7 +56,7 @@ async def _until_ready(stack: Stack, expected: int, within: float = 60) -> None:
 async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     before = await submit(stack.api, 5)
     await asyncio.to_thread(_rabbitmqctl, "stop_app")
     try:
@@ -79,7 +79,7 @@ async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
 async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     body = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5"}
     await asyncio.to_thread(_postgres, "stop")
     try:
@@ -113,7 +113,7 @@ async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided
 async def test_venue_that_always_fails_fails_the_order_after_max_attempts(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         VENUE_FAILURE_RATE="1",
         RETRY_BASE_DELAY_MS="50",
         MAX_ATTEMPTS="3",
