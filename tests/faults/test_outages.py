@@ -17,7 +17,7 @@ from orders_shared.contracts import ExecuteOrder
 from orders_shared.topology import DEAD_QUEUE
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
-from tests.support.reconcile import reconcile
+from tests.support.reconcile import assert_all_confirmed, reconcile
 from tests.support.services import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -71,9 +71,7 @@ async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
     after = await submit(stack.api, 5)
     ids = before + during + after
     await wait_all_terminal(stack.ws, ids, within=90)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": len(ids)}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided(
@@ -105,9 +103,7 @@ async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided
             else:
                 assert response.status_code == 503
     await wait_all_terminal(stack.ws, ids)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 5}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_venue_that_always_fails_fails_the_order_after_max_attempts(

@@ -20,7 +20,7 @@ from orders_shared.topology import EXECUTE_KEY, declare
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
 from tests.support.orders import new_order
-from tests.support.reconcile import reconcile
+from tests.support.reconcile import assert_all_confirmed
 from tests.support.streams import follow, next_frame, read_until_closed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -54,9 +54,7 @@ async def test_worker_killed_holding_orders_another_finishes_each_once(
     await make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 12}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_sigterm_drains_the_worker_and_hands_back_what_it_could_not_finish(
@@ -74,9 +72,7 @@ async def test_sigterm_drains_the_worker_and_hands_back_what_it_could_not_finish
     await make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 8}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_duplicate_execute_message_trades_once(make_stack: StackFactory, engine: AsyncEngine) -> None:
@@ -94,9 +90,7 @@ async def test_duplicate_execute_message_trades_once(make_stack: StackFactory, e
     for events in streams.values():
         assert [e["status"] for e in events] == ["pending", "routing", "building", "submitted", "confirmed"]
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 3}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_notifier_killed_client_resumes_with_after_seq_and_sees_each_seq_once(
