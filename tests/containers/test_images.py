@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
-from orders_shared.db import sqlalchemy_url
-from orders_shared.migrate import create_database
+from orders_shared.migrate import create_database, sqlalchemy_url
 from tests.containers.support import (
     REPORT,
     SERVICES,
