@@ -28,8 +28,8 @@ def venue_latency(settings: WorkerSettings) -> VenueLatency:
     """The venues' simulated latency and failures, seeded so a run can be repeated."""
     return VenueLatency(
         rng=random.Random(f"{settings.market_seed}/latency"),
-        quote_latency_s=settings.quote_latency_s(),
-        execute_latency_s=settings.execute_latency_s(),
+        quote_latency_s=settings.venue_quote_latency_ms.seconds(),
+        execute_latency_s=settings.venue_execute_latency_ms.seconds(),
         failure_rate=settings.venue_failure_rate,
     )
 
