@@ -7,6 +7,7 @@ failure path runs every time. What is asserted is what the broker and Postgres h
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -22,12 +23,13 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
+from structlog.typing import EventDict, WrappedLogger
 
 from orders_api.repository import fetch_events, fetch_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import Contract, ExecuteOrder, ExecuteOrders
 from orders_shared.metrics import Metrics, create_metrics
-from orders_shared.topology import DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_queue
+from orders_shared.topology import DEAD_KEY, DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_queue
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
@@ -229,6 +231,54 @@ async def test_message_whose_failure_cannot_be_stored_is_requeued_not_held(
         order = await fetch_order(conn, order_id)
     assert order is not None
     assert order.status == "pending"
+
+
+@asynccontextmanager
+async def refusing_dead_letters(worker: Worker) -> AsyncIterator[None]:
+    """A full queue bound to the dead letters' key that refuses what comes (reject-publish): the broker
+    nacks every dead letter the consumer publishes, so its publish raises."""
+    exchange = await worker.test_channel.get_exchange("orders", ensure=False)
+    refusing = await worker.test_channel.declare_queue(
+        f"refuse-dead-{uuid.uuid4().hex[:8]}",
+        arguments={"x-queue-type": "classic", "x-max-length": 0, "x-overflow": "reject-publish"},
+    )
+    await refusing.bind(exchange, DEAD_KEY)
+    try:
+        yield
+    finally:
+        await refusing.delete(if_unused=False, if_empty=False)
+
+
+async def test_message_whose_dead_letter_cannot_be_published_is_still_settled(
+    engine: AsyncEngine, pool: Pool, database_url: str
+) -> None:
+    order_id = await new_order(engine, CLIENT)
+    stale = asyncio.Event()
+
+    def on_stale(_: WrappedLogger, __: str, entry: EventDict) -> EventDict:
+        if entry["event"] == "message_stale":
+            stale.set()
+        return entry
+
+    async with running_worker(pool, database_url, max_attempts=1) as (worker, connection):
+        async with refusing_dead_letters(worker):
+            with capture_logs(processors=[on_stale]) as logs:
+                await worker.send(ExecuteOrder(order_id=order_id, attempt=1))
+                # The failure is stored, its dead letter refused: the message goes back (nacked), and its
+                # redelivery finds the order failed and is acked as stale. Nothing is left held or queued.
+                await asyncio.wait_for(stale.wait(), timeout=WAIT_S)
+                assert await worker.stop_and_count_left(connection) == 0
+        assert worker.count("internal_errors", where="worker") == 1  # the handling: the venues' is theirs
+        assert worker.count("order_redeliveries") == 1
+        assert worker.count("order_dead_letters") == 0  # none was published
+    events = [entry["event"] for entry in logs]
+    assert events.index("order_failed") < events.index("message_handling_failed")
+    assert events.index("message_handling_failed") < events.index("message_stale")
+    assert not [entry for entry in logs if entry["event"] == "message_requeue_failed"]
+    async with engine.connect() as conn:
+        order = await fetch_order(conn, order_id)
+    assert order is not None
+    assert (order.status, order.failure_reason) == ("failed", "no venue answered with a quote")
 
 
 async def test_malformed_message_is_rejected_to_the_dead_letter_queue(pool: Pool, database_url: str) -> None:
