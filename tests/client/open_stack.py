@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orders_shared.auth import create_key
-from orders_shared.db import create_engine
+from orders_shared.db import Database
 from tests.support.infra import throwaway_database, throwaway_vhost
 from tests.support.services import Stack, start_service, wait_ready
 
@@ -80,10 +80,7 @@ def open_stack(log_dir: Path) -> Iterator[Stack]:
 
 async def new_api_key(stack: Stack, name: str) -> str:
     """A real API key of a new client, stored in the stack's database."""
-    engine = create_engine(stack.env["DATABASE_URL"], pool_size=1, application_name="orders-tests")
-    try:
-        async with engine.begin() as conn:
-            _, _, key = await create_key(conn, name)
-    finally:
-        await engine.dispose()
+    database = Database(stack.env["DATABASE_URL"], size=1, application_name="orders-tests")
+    async with database as db, db.connection() as conn:
+        _, _, key = await create_key(conn, name)
     return key

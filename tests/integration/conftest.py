@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.amqp import connect
-from orders_shared.db import create_engine, create_pool
+from orders_shared.db import Database, create_engine, create_pool
 from orders_shared.topology import declare
 from tests.support.infra import throwaway_database, throwaway_vhost
 
@@ -55,3 +55,18 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConn
     """Autocommit connections on this run's database, as the services' hot paths take them."""
     async with create_pool(database_url, size=4, application_name="orders-tests") as pool:
         yield pool
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """This run's database as the services reach it: a `Database` of autocommit connections."""
+    async with Database(database_url, size=4, application_name="orders-tests") as database:
+        yield database
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def own_db(own_database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """The module's own database as the services reach it."""
+    name = f"{_module(request)}-tests"
+    async with Database(own_database_url, size=4, application_name=name) as database:
+        yield database

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_shared.contracts import OrderEvent
 from orders_shared.decision import Decision, decide
 from orders_shared.errors import SlippageExceeded
-from orders_shared.models import executions_table, orders_table
-from orders_shared.pools import dump, pools_table
+from orders_shared.models import executions_table, orders_table, pools_table
+from orders_shared.pools import dump
 from orders_shared.status import Status
 from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools

@@ -13,7 +13,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from orders_shared.db import sqlalchemy_url
+from orders_shared.migrate import sqlalchemy_url
 from tests.support.infra import ADMIN_DATABASE_URL, throwaway_database
 from tests.support.services import BIN
 

@@ -20,8 +20,8 @@ from orders_api.repository import fetch_events, fetch_order, list_orders
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
-from orders_shared.models import orders_table
-from orders_shared.pools import PairState, dump, pools_table
+from orders_shared.models import orders_table, pools_table
+from orders_shared.pools import PairState, dump
 from orders_shared.status import Status
 from orders_venues import PairPools
 from orders_venues.pools import default_pools

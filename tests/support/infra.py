@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
-from orders_shared.db import sqlalchemy_url
-from orders_shared.migrate import create_database, upgrade
+from orders_shared.migrate import create_database, sqlalchemy_url, upgrade
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

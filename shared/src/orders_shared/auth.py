@@ -15,25 +15,17 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from cachetools import TTLCache
 
-from orders_shared.models import metadata
+from orders_shared import repository
+from orders_shared.db import Conn, Database
 
 ANONYMOUS = "anonymous"
 _PREFIX = "oek"
-
-api_keys_table = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("key_id", sa.Text, primary_key=True),
-    sa.Column("secret_sha256", sa.Text, nullable=False),
-    sa.Column("client", sa.Text, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
-)
+# How long an answer about a key is remembered, so how long a revoked key may still be accepted.
+KEY_CACHE_S = 10.0
+# Remembered answers at most: a flood of made-up keys evicts the oldest, never the whole cache at once.
+_KEY_CACHE_SIZE = 10_000
 
 
 def _digest(secret: str) -> str:
@@ -56,69 +48,46 @@ def split_key(key: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def create_key(conn: AsyncConnection, name: str, client: str | None = None) -> tuple[str, str, str]:
+async def create_key(conn: Conn, name: str, client: str | None = None) -> tuple[str, str, str]:
     """Store a new key for ``client`` (a new client id when None); returns (key id, client, the key)."""
     key_id, key, digest = new_key()
     owner = client or f"client-{secrets.token_hex(8)}"
-    await conn.execute(
-        sa.insert(api_keys_table).values(key_id=key_id, secret_sha256=digest, client=owner, name=name)
-    )
+    await repository.insert_key(conn, key_id, digest, owner, name)
     return key_id, owner, key
-
-
-async def revoke_key(conn: AsyncConnection, key_id: str) -> bool:
-    """Revoke a key; False if there is no such key."""
-    result = await conn.execute(
-        sa.update(api_keys_table).where(api_keys_table.c.key_id == key_id).values(revoked=True)
-    )
-    return result.rowcount == 1
 
 
 @dataclass(slots=True)
 class KeyVerifier:
-    """Checks keys against Postgres, remembering answers for ``cache_s`` (so revocation takes that long)."""
+    """Checks keys against Postgres, remembering answers for KEY_CACHE_S (so revocation takes that long)."""
 
-    engine: AsyncEngine
-    cache_s: float = 10.0
-    _cache: dict[str, tuple[float, str | None]] = field(default_factory=dict)
-    _touched: dict[str, float] = field(default_factory=dict)
+    db: Database
+    _answers: TTLCache[str, str | None] = field(
+        default_factory=lambda: TTLCache(maxsize=_KEY_CACHE_SIZE, ttl=KEY_CACHE_S)
+    )
+    # last_used_at is a minute-grained fact: one write a minute per key, not one per request.
+    _touched: TTLCache[str, bool] = field(default_factory=lambda: TTLCache(maxsize=_KEY_CACHE_SIZE, ttl=60))
 
     async def client_for(self, key: str) -> str | None:
         """The client a valid, unrevoked key belongs to; None for anything else."""
         parts = split_key(key)
         if parts is None:
             return None
+        if key in self._answers:
+            return self._answers[key]
         key_id, secret = parts
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(
-                        api_keys_table.c.secret_sha256, api_keys_table.c.client, api_keys_table.c.revoked
-                    ).where(api_keys_table.c.key_id == key_id)
-                )
-            ).first()
+        async with self.db.connection() as conn:
+            found = await repository.find_key(conn, key_id)
             client = None
             if (
-                row is not None
-                and not row.revoked
-                and hmac.compare_digest(row.secret_sha256, _digest(secret))
+                found is not None
+                and not found.revoked
+                and hmac.compare_digest(found.secret_sha256, _digest(secret))
             ):
-                client = row.client
-                # last_used_at is a minute-grained fact: one write a minute per key, not one per request.
-                if self._touched.get(key_id, 0.0) < now - 60:
-                    self._touched[key_id] = now
-                    await conn.execute(
-                        sa.update(api_keys_table)
-                        .where(api_keys_table.c.key_id == key_id)
-                        .values(last_used_at=sa.func.now())
-                    )
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (now + self.cache_s, client)
+                client = found.client
+                if key_id not in self._touched:
+                    self._touched[key_id] = True
+                    await repository.touch_key(conn, key_id)
+        self._answers[key] = client
         return client
 
 

@@ -1,35 +1,108 @@
-"""Postgres access: the async SQLAlchemy engine, and the psycopg pool of the services' hot paths."""
+"""Postgres at run time: one `Database` per process, a pool of psycopg connections in autocommit.
+
+Every service reaches Postgres this way; the statements themselves are SQL text in the service's
+repository module, prepared by psycopg on the connections that run them often. (Alembic, at migration
+time, is the one user of SQLAlchemy.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from types import TracebackType
 
 import psycopg
-from psycopg import AsyncConnection as Driver
+from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+Conn = psycopg.AsyncConnection[TupleRow]
 
 
-def sqlalchemy_url(database_url: str) -> str:
-    """`postgresql://…` (what every Postgres tool writes) in the form SQLAlchemy wants for psycopg 3."""
-    url = make_url(database_url)
-    if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
-        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.drivername}://")
-    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+class Database:
+    """A service's connections to Postgres; open it in the lifespan (``async with Database(...) as db``).
+
+    Checking a connection out costs ~6 µs of CPU (SQLAlchemy's engine: ~60 µs), and a worker checks out
+    several per order. Connections are in autocommit: a one-statement step needs no BEGIN/COMMIT; use
+    `transaction` for more than one.
+    """
+
+    def __init__(self, url: str, *, size: int, application_name: str, timeout_s: float = 3.0) -> None:
+        self.application_name = application_name
+        self._pool = AsyncConnectionPool(
+            url,
+            connection_class=psycopg.AsyncConnection[TupleRow],
+            min_size=size,
+            max_size=size,
+            # A request that cannot get a connection in time fails (and is retried), never queues forever.
+            timeout=timeout_s,
+            kwargs={"autocommit": True, "application_name": application_name, "connect_timeout": 3},
+            open=False,
+            name=application_name,
+        )
+
+    async def open(self) -> None:
+        """Open the pool and wait until its connections are made (fails if Postgres does not answer)."""
+        await self._pool.open(wait=True)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self._pool.close()
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A connection; one found dead makes the pool test all its others before they are used.
+
+        After Postgres restarts, every idle connection is dead. The pool only drops a connection once a
+        request has failed on it; checking them all on the first failure means one request fails, not
+        one per pooled connection.
+        """
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except psycopg.OperationalError:
+            await self._pool.check()
+            raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A connection inside a transaction: committed when the block ends, rolled back if it raises."""
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise unless Postgres answers a query."""
+        async with self.connection() as conn:
+            await conn.execute("SELECT 1")
+
+
+__all__ = ["Conn", "Database"]
+
+
+# --- The ways of before, kept until every service has moved to `Database` (issue 13); then deleted. ---
+
+from typing import Any  # noqa: E402
+
+from psycopg import AsyncConnection as Driver  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+
+from orders_shared.migrate import sqlalchemy_url  # noqa: E402
 
 
 def create_engine(database_url: str, *, pool_size: int = 10, application_name: str = "orders") -> AsyncEngine:
-    """One engine per process, owned by the service's lifespan."""
+    """Deprecated: use Database."""
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        # A fixed pool: under a burst, requests wait for a connection instead of opening and closing extras.
         max_overflow=0,
-        # No pre-ping: it costs a round trip per checkout. A connection found dead fails its request
-        # (503 in the api, a retry in the worker) and SQLAlchemy discards the pool's stale connections.
         pool_pre_ping=False,
         pool_timeout=3,
         connect_args={"application_name": application_name, "connect_timeout": 3},
@@ -37,17 +110,11 @@ def create_engine(database_url: str, *, pool_size: int = 10, application_name: s
 
 
 def create_pool(database_url: str, *, size: int, application_name: str) -> AsyncConnectionPool[Driver[Any]]:
-    """A psycopg pool of autocommit connections for a service's hot path; open it in the lifespan.
-
-    Checking a connection out of it costs ~6 µs of CPU against ~60 µs through SQLAlchemy's engine, and a
-    worker checks out several per order. Take connections with `connection`; a transaction is explicit:
-    ``async with conn.transaction()``.
-    """
+    """Deprecated: use Database."""
     return AsyncConnectionPool(
         database_url,
         min_size=size,
         max_size=size,
-        # A request that cannot get a connection in 3 s fails (and is retried), as with the engine.
         timeout=3,
         kwargs={"autocommit": True, "application_name": application_name, "connect_timeout": 3},
         open=False,
@@ -57,12 +124,7 @@ def create_pool(database_url: str, *, size: int, application_name: str) -> Async
 
 @asynccontextmanager
 async def connection(pool: AsyncConnectionPool[Driver[Any]]) -> AsyncIterator[Driver[Any]]:
-    """A connection of ``pool``; one found dead makes the pool test all its others before they are used.
-
-    After Postgres restarts, every idle connection in the pool is dead. The pool only drops a connection
-    once a request has failed on it; checking them all on the first failure means one request fails
-    (as with SQLAlchemy, which invalidates its pool on a disconnect), not one per pooled connection.
-    """
+    """Deprecated: use Database.connection."""
     try:
         async with pool.connection() as conn:
             yield conn

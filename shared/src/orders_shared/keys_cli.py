@@ -6,42 +6,47 @@ import argparse
 import asyncio
 import sys
 
-import sqlalchemy as sa
-
-from orders_shared.auth import api_keys_table, create_key, revoke_key
-from orders_shared.db import create_engine
+from orders_shared import repository
+from orders_shared.auth import KEY_CACHE_S, create_key
+from orders_shared.db import Conn, Database
 from orders_shared.settings import CommonSettings
 
 
-async def _run(args: argparse.Namespace, database_url: str) -> int:
-    engine = create_engine(database_url, pool_size=1, application_name="orders-api-key")
-    try:
-        async with engine.begin() as conn:
-            if args.command == "create":
-                key_id, client, key = await create_key(conn, args.name, args.client)
-                sys.stdout.write(
-                    f"key id: {key_id}\nclient: {client}\nkey:    {key}\n"
-                    "This is the only time the key is shown: it is stored as a hash.\n"
-                )
-            elif args.command == "list":
-                rows = await conn.execute(sa.select(api_keys_table).order_by(api_keys_table.c.created_at))
-                sys.stdout.write(
-                    f"{'key id':14} {'client':26} {'name':20} {'created':20} {'last used':20} revoked\n"
-                )
-                for r in rows:
-                    used = r.last_used_at.strftime("%Y-%m-%d %H:%M") if r.last_used_at else "never"
-                    sys.stdout.write(
-                        f"{r.key_id:14} {r.client:26} {r.name[:20]:20} "
-                        f"{r.created_at.strftime('%Y-%m-%d %H:%M'):20} {used:20} {r.revoked}\n"
-                    )
-            elif not await revoke_key(conn, args.key_id):
-                sys.stderr.write(f"no key {args.key_id}\n")
-                return 1
-            else:
-                sys.stdout.write(f"revoked {args.key_id} (api replicas stop accepting it within 10 s)\n")
-    finally:
-        await engine.dispose()
+async def _create(conn: Conn, args: argparse.Namespace) -> int:
+    key_id, client, key = await create_key(conn, args.name, args.client)
+    sys.stdout.write(
+        f"key id: {key_id}\nclient: {client}\nkey:    {key}\n"
+        "This is the only time the key is shown: it is stored as a hash.\n"
+    )
     return 0
+
+
+async def _list(conn: Conn, _: argparse.Namespace) -> int:
+    sys.stdout.write(f"{'key id':14} {'client':26} {'name':20} {'created':20} {'last used':20} revoked\n")
+    for k in await repository.list_keys(conn):
+        used = k.last_used_at.strftime("%Y-%m-%d %H:%M") if k.last_used_at else "never"
+        sys.stdout.write(
+            f"{k.key_id:14} {k.client:26} {k.name[:20]:20} "
+            f"{k.created_at.strftime('%Y-%m-%d %H:%M'):20} {used:20} {k.revoked}\n"
+        )
+    return 0
+
+
+async def _revoke(conn: Conn, args: argparse.Namespace) -> int:
+    if not await repository.revoke_key(conn, args.key_id):
+        sys.stderr.write(f"no key {args.key_id}\n")
+        return 1
+    sys.stdout.write(f"revoked {args.key_id} (api replicas stop accepting it within {KEY_CACHE_S:g} s)\n")
+    return 0
+
+
+_COMMANDS = {"create": _create, "list": _list, "revoke": _revoke}
+
+
+async def _run(args: argparse.Namespace, database_url: str) -> int:
+    database = Database(database_url, size=1, application_name="orders-api-key")
+    async with database as db, db.connection() as conn:
+        return await _COMMANDS[args.command](conn, args)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,9 +11,16 @@ from alembic.config import Config
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
-from orders_shared.db import sqlalchemy_url
 from orders_shared.logging import configure_logging, get_logger
 from orders_shared.settings import CommonSettings
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgresql://…` (what every Postgres tool writes) in the form SQLAlchemy wants for psycopg 3."""
+    url = make_url(database_url)
+    if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
+        raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {url.drivername}://")
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def alembic_config(database_url: str) -> Config:

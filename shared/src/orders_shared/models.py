@@ -1,4 +1,5 @@
-"""The Postgres schema as SQLModel tables; Alembic migrations are written from these."""
+"""The Postgres schema, declared once: SQLModel tables that Alembic reads (a test compares them with the
+migrated database). Runtime queries are SQL text in each service's repository module, not these classes."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:
     )
 
 
-class Order(SQLModel, table=True):
-    """One market order, as the read model shows it; `order_events` holds its history."""
+class OrderRow(SQLModel, table=True):
+    """A row of `orders`: one order, as the read model shows it; `order_events` holds its history."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -72,8 +73,8 @@ class Order(SQLModel, table=True):
     enqueued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, default_now=False))
 
 
-class OrderEvent(SQLModel, table=True):
-    """One step of an order's life; (order_id, seq) is the stream clients follow."""
+class OrderEventRow(SQLModel, table=True):
+    """A row of `order_events`: one step of an order's life; (order_id, seq) is the stream clients follow."""
 
     __tablename__ = "order_events"
 
@@ -88,8 +89,8 @@ class OrderEvent(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
 
 
-class Execution(SQLModel, table=True):
-    """The simulated chain's ledger: at most one swap per order, found again by its signature."""
+class ExecutionRow(SQLModel, table=True):
+    """A row of `executions`, the simulated chain's ledger: at most one swap per order, found by signature."""
 
     __tablename__ = "executions"
 
@@ -104,7 +105,39 @@ class Execution(SQLModel, table=True):
     executed_at: datetime = Field(sa_column=_ts())
 
 
-orders_table: sa.Table = Order.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
-events_table: sa.Table = OrderEvent.__table__  # type: ignore[attr-defined]
-executions_table: sa.Table = Execution.__table__  # type: ignore[attr-defined]
+class ApiKeyRow(SQLModel, table=True):
+    """A row of `api_keys`: a key's id, the digest of its secret, its client; never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    key_id: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    secret_sha256: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    client: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    name: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(sa_column=_ts())
+    last_used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, default_now=False))
+    revoked: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+
+
+class PoolRow(SQLModel, table=True):
+    """A row of `pools`: one pair's venue pools, so every worker trades the same liquidity."""
+
+    __tablename__ = "pools"
+
+    pair: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    state: dict[str, Any] = Field(sa_column=sa.Column(JSONB, nullable=False))
+    synced_at: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    origin: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    # Bumped by every write: a reader that holds this version's pools parsed need not parse them again.
+    version: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0"))
+
+
 metadata = SQLModel.metadata
+# The tables as SQLAlchemy Core objects, for migrations and for tests that read what the services wrote.
+orders_table: sa.Table = metadata.tables["orders"]
+events_table: sa.Table = metadata.tables["order_events"]
+executions_table: sa.Table = metadata.tables["executions"]
+api_keys_table: sa.Table = metadata.tables["api_keys"]
+pools_table: sa.Table = metadata.tables["pools"]

@@ -1,35 +1,18 @@
-"""The venues' pools in Postgres: one row per pair, so every worker trades the same liquidity.
+"""The venues' pools as Postgres keeps them: one `pools` row per pair, so every worker trades the same
+liquidity; its JSON form, and the parsed pools a process keeps by version.
 
 A swap's pool update is written in the same transaction as its `executions` row and its `confirmed`
 event: they commit together or not at all. The row lock (SELECT … FOR UPDATE) serialises the swaps of
-one pair across workers, as a block does on chain.
+one pair across workers, as a block does on chain. The statements are in `orders_shared.repository`.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from orders_shared.models import metadata
 from orders_venues import CpmmPool, CreatorFeeOn, DlmmParameters, DlmmPool, DlmmVParameters, PairPools
-from orders_venues.pools import default_pools
 from orders_venues.tokens import TOKENS
-
-pools_table = sa.Table(
-    "pools",
-    metadata,
-    sa.Column("pair", sa.Text, primary_key=True),
-    sa.Column("state", JSONB, nullable=False),
-    sa.Column("synced_at", sa.BigInteger, nullable=False),
-    sa.Column("origin", sa.BigInteger, nullable=False),
-    # Bumped by every write: a reader that holds this version's pools parsed need not parse them again.
-    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
-)
 
 
 def dump(pools: PairPools) -> dict[str, Any]:
@@ -70,16 +53,6 @@ def load(state: dict[str, Any]) -> PairPools:
     )
 
 
-async def seed(conn: AsyncConnection, now: int | None = None) -> None:
-    """Create the default pools once; a no-op when they exist (every worker calls it at start)."""
-    origin = int(time.time()) if now is None else now
-    rows = [
-        {"pair": name, "state": dump(pools), "synced_at": origin, "origin": origin}
-        for name, pools in default_pools(now=origin).items()
-    ]
-    await conn.execute(insert(pools_table).values(rows).on_conflict_do_nothing(index_elements=["pair"]))
-
-
 class PairState:
     """A pair's pools as read from Postgres, with when arbitrage last caught up and the market's origin."""
 
@@ -92,7 +65,21 @@ class PairState:
         self.version = version
 
 
-async def read(conn: AsyncConnection, pair: str) -> PairState:
-    """One pair's pools as they are now (the api's quotes; the worker reads them in `orders_worker`)."""
-    row = (await conn.execute(sa.select(pools_table).where(pools_table.c.pair == pair))).one()
-    return PairState(load(row.state), row.synced_at, row.origin, row.version)
+@dataclass(slots=True)
+class ParsedPools:
+    """Each pair's pools as last parsed, by version: parsing is most of what reading the pools costs."""
+
+    by_pair: dict[str, tuple[int, PairPools]] = field(default_factory=dict)
+
+    def version(self, pair: str) -> int:
+        """The version of the pair's pools parsed last; -1 if none."""
+        known = self.by_pair.get(pair)
+        return known[0] if known is not None else -1
+
+    def entry(self, pair: str) -> tuple[int, PairPools] | None:
+        """The pair's (version, pools) parsed last, if any."""
+        return self.by_pair.get(pair)
+
+    def put(self, pair: str, version: int, pools: PairPools) -> None:
+        """Remember the pair's pools at ``version``."""
+        self.by_pair[pair] = (version, pools)

@@ -28,7 +28,7 @@ from orders_api.settings import ApiSettings
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import create_engine
+from orders_shared.db import Database, create_engine
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ticket_secret
@@ -48,6 +48,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         engine = create_engine(
             str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-api"
         )
+        db = Database(str(settings.database_url), size=2, application_name="orders-api")
+        await db.open()
         connection = await connect(settings.amqp_url, name="orders-api")
         try:
             channel = await connection.channel(publisher_confirms=True)
@@ -72,7 +74,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 interval_s=settings.sweep_interval_s,
             )
             writer = OrderWriter(engine, metrics, publisher, max_batch=settings.ingest_max_batch)
-            checks["database"] = database_check(engine)
+            checks["database"] = database_check(db)
             checks["rabbitmq"] = broker_check(connection)
             tasks = [
                 asyncio.create_task(relay.run(), name="outbox-relay"),
@@ -81,13 +83,13 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             ]
             try:
                 guard = Guard(
-                    keys=KeyVerifier(engine),
+                    keys=KeyVerifier(db),
                     tickets=Tickets(ticket_secret(settings)),
                     auth_required=settings.auth_required,
                     orders=TokenBucket(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
                     reads=TokenBucket(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
                 )
-                yield {"orders": OrderService(engine, writer, metrics, settings), "guard": guard}
+                yield {"orders": OrderService(engine, writer, metrics, settings, db), "guard": guard}
             finally:
                 for task in tasks:
                     task.cancel()
@@ -95,6 +97,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         finally:
             await connection.close()
             await engine.dispose()
+            await db.close()
 
     app = FastAPI(
         title="Order execution engine",

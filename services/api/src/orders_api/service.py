@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,11 +21,13 @@ from orders_api import repository
 from orders_api.ingest import NewOrder, OrderWriter
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_api.settings import ApiSettings
-from orders_shared import pools
 from orders_shared.contracts import RouteLeg
+from orders_shared.db import Database
 from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
 from orders_shared.metrics import Metrics
+from orders_shared.pools import ParsedPools
+from orders_shared.repository import read_pools
 from orders_shared.status import Status
 from orders_venues import PAIRS, Side, Unroutable, orient
 from orders_venues.tokens import Token, find_token, plain
@@ -157,6 +159,8 @@ class OrderService:
     writer: OrderWriter
     metrics: Metrics
     settings: ApiSettings
+    db: Database
+    parsed: ParsedPools = field(default_factory=ParsedPools)
 
     async def submit(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
@@ -197,8 +201,8 @@ class OrderService:
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
         order = validate(request, self.settings.default_slippage_bps)
-        async with self.engine.connect() as conn:
-            state = await pools.read(conn, order.side.pair)
+        async with self.db.connection() as conn:
+            state = await read_pools(conn, order.side.pair, self.parsed)
         now = int(time.time())
         current = settled(state, self.settings, now)
         try:

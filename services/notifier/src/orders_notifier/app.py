@@ -17,7 +17,7 @@ from orders_notifier.settings import NotifierSettings
 from orders_notifier.subscriber import subscribe
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import create_engine, create_pool
+from orders_shared.db import Database, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, pool_check, probe_routes
 from orders_shared.settings import ticket_secret
@@ -35,7 +35,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
         # The engine checks API keys; sessions (and the readiness probe) read on the psycopg pool.
-        engine = create_engine(str(settings.database_url), pool_size=2, application_name="orders-notifier")
+        keys_db = Database(str(settings.database_url), size=2, application_name="orders-notifier-keys")
+        await keys_db.open()
         pool = create_pool(
             str(settings.database_url), size=settings.db_pool_size, application_name="orders-notifier"
         )
@@ -54,7 +55,7 @@ def create_app(
             checks["database"] = pool_check(pool)
             checks["rabbitmq"] = broker_check(connection)
             gate = Gate(
-                keys=KeyVerifier(engine),
+                keys=KeyVerifier(keys_db),
                 tickets=Tickets(ticket_secret(settings)),
                 auth_required=settings.auth_required,
                 max_connections_per_client=settings.ws_max_connections_per_client,
@@ -77,7 +78,7 @@ def create_app(
         finally:
             await connection.close()
             await pool.close()
-            await engine.dispose()
+            await keys_db.close()
 
     app = FastAPI(
         title="Order engine notifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None

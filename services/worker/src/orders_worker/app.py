@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
-from orders_shared import pools
 from orders_shared.amqp import connect
-from orders_shared.db import create_engine, create_pool
+from orders_shared.db import Database, create_pool
 from orders_shared.metrics import create_metrics
 from orders_shared.probes import Check, broker_check, pool_check, probe_routes
+from orders_shared.repository import seed_pools
 from orders_shared.topology import declare
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
@@ -35,13 +35,12 @@ def venue_latency(settings: WorkerSettings) -> VenueLatency:
 
 
 async def _seed_pools(database_url: str) -> None:
-    """Create the default pools if no worker has yet; the engine is only for this, and closed after."""
-    engine = create_engine(database_url, pool_size=1, application_name="orders-worker")
-    try:
-        async with engine.begin() as conn:
-            await pools.seed(conn)
-    finally:
-        await engine.dispose()
+    """Create the default pools if no worker has yet."""
+    async with (
+        Database(database_url, size=1, application_name="orders-worker") as db,
+        db.connection() as conn,
+    ):
+        await seed_pools(conn)
 
 
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from orders_shared.db import sqlalchemy_url
+from orders_shared.migrate import sqlalchemy_url
 from orders_shared.models import metadata
 
 config = context.config

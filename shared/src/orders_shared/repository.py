@@ -1,0 +1,212 @@
+"""The SQL that more than one service runs: an order and its events, the pools, the API keys. Never commits.
+
+Each statement is written once, as SQL text run on a `Database` connection; the ones that run per order or
+per request are prepared (`prepare=True`). Rows come back as the frozen dataclasses below (psycopg's
+`class_row`), so every reader sees typed fields. A service's own statements are in its own repository.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from orders_shared.contracts import OrderEvent
+from orders_shared.db import Conn
+from orders_shared.pools import PairState, ParsedPools, dump, load
+from orders_venues import default_pools
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """An order as `orders` holds it."""
+
+    id: uuid.UUID
+    client: str
+    idempotency_key: str | None
+    request_hash: str | None
+    type: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    status: str
+    attempt: int
+    last_seq: int
+    route: dict[str, Any] | None
+    tx_hash: str | None
+    amount_out: Decimal | None
+    executed_price: Decimal | None
+    failure_code: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    enqueued_at: datetime | None
+
+
+ORDER_COLUMNS = (
+    "id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps, status, "
+    "attempt, last_seq, route, tx_hash, amount_out, executed_price, failure_code, failure_reason, "
+    "created_at, updated_at, enqueued_at"
+)
+
+# One statement with and without the owner: a NULL client matches any order.
+_ORDER = f"""
+SELECT {ORDER_COLUMNS} FROM orders
+WHERE id = %(id)s AND (%(client)s::text IS NULL OR client = %(client)s::text)
+"""
+
+
+async def fetch_order(conn: Conn, order_id: uuid.UUID, client: str | None = None) -> OrderRow | None:
+    """The order; with ``client``, only if that client owns it."""
+    async with conn.cursor(row_factory=class_row(OrderRow)) as cur:
+        await cur.execute(_ORDER, {"id": order_id, "client": client}, prepare=True)
+        return await cur.fetchone()
+
+
+# Many orders' events in one trip: each (order, after) pair is numbered, and its rows come back under it.
+_EVENTS_AFTER = """
+SELECT f.n, e.seq, e.status, e.created_at, e.detail
+FROM unnest(%(ids)s::uuid[], %(afters)s::int[]) WITH ORDINALITY AS f(id, after, n)
+JOIN order_events e ON e.order_id = f.id AND e.seq > f.after
+ORDER BY f.n, e.seq
+"""
+
+
+async def events_after(conn: Conn, wanted: Sequence[tuple[uuid.UUID, int]]) -> list[list[OrderEvent]]:
+    """For each (order, after seq) of ``wanted``, in their order: its events after that seq, in seq order."""
+    cur = await conn.execute(
+        _EVENTS_AFTER,
+        {"ids": [order_id for order_id, _ in wanted], "afters": [after for _, after in wanted]},
+        prepare=True,
+    )
+    found: list[list[OrderEvent]] = [[] for _ in wanted]
+    for n, seq, status, at, detail in await cur.fetchall():
+        found[n - 1].append(OrderEvent.from_row(wanted[n - 1][0], seq, status, at, detail))
+    return found
+
+
+async def read_events(conn: Conn, order_id: uuid.UUID, after_seq: int = 0) -> list[OrderEvent]:
+    """The order's events after ``after_seq``, in seq order."""
+    (events,) = await events_after(conn, [(order_id, after_seq)])
+    return events
+
+
+# The state comes back only when it is not the version the caller has parsed already.
+_POOLS = """
+SELECT version, synced_at, origin, CASE WHEN version = %(known)s THEN NULL ELSE state END
+FROM pools WHERE pair = %(pair)s
+"""
+_POOLS_LOCKED = _POOLS + " FOR UPDATE"
+
+
+async def read_pools(conn: Conn, pair: str, parsed: ParsedPools, *, lock: bool = False) -> PairState:
+    """One pair's pools; with ``lock``, held until the transaction ends. Parses only a version not in
+    ``parsed``."""
+    # Taken before the query: another task may replace the entry while the query runs, and a NULL state
+    # means "the version you sent", whatever the cache holds by the time it arrives.
+    cached = parsed.entry(pair)
+    known = cached[0] if cached is not None else -1
+    cur = await conn.execute(_POOLS_LOCKED if lock else _POOLS, {"pair": pair, "known": known}, prepare=True)
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"no pools for {pair}")
+    version, synced_at, origin, state = row
+    if state is None and cached is not None:
+        pools = cached[1]
+    else:
+        pools = load(state)
+        # Versions only grow: a read that another task's newer entry overtook must not move the cache
+        # back, or the next read would parse again what this process has parsed already.
+        if version > parsed.version(pair):
+            parsed.put(pair, version, pools)
+    return PairState(pools, synced_at, origin, version)
+
+
+_SEED_POOLS = """
+INSERT INTO pools (pair, state, synced_at, origin) VALUES (%(pair)s, %(state)s, %(at)s, %(at)s)
+ON CONFLICT (pair) DO NOTHING
+"""
+
+
+async def seed_pools(conn: Conn, now: int | None = None) -> None:
+    """Create the default pools once; a no-op for the pairs that exist (every worker calls it at start)."""
+    origin = int(time.time()) if now is None else now
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            _SEED_POOLS,
+            [
+                {"pair": pair, "state": Jsonb(dump(pools)), "at": origin}
+                for pair, pools in default_pools(now=origin).items()
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What checking a key needs of its `api_keys` row."""
+
+    secret_sha256: str
+    client: str
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KeyListing:
+    """A key as `orders-api-key list` shows it (never the key)."""
+
+    key_id: str
+    client: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked: bool
+
+
+_FIND_KEY = "SELECT secret_sha256, client, revoked FROM api_keys WHERE key_id = %(key_id)s"
+_TOUCH_KEY = "UPDATE api_keys SET last_used_at = now() WHERE key_id = %(key_id)s"
+_INSERT_KEY = """
+INSERT INTO api_keys (key_id, secret_sha256, client, name)
+VALUES (%(key_id)s, %(digest)s, %(client)s, %(name)s)
+"""
+_REVOKE_KEY = "UPDATE api_keys SET revoked = true WHERE key_id = %(key_id)s"
+_LIST_KEYS = """
+SELECT key_id, client, name, created_at, last_used_at, revoked FROM api_keys ORDER BY created_at, key_id
+"""
+
+
+async def find_key(conn: Conn, key_id: str) -> KeyRecord | None:
+    """The key's digest, client and whether it is revoked; None if there is no such key."""
+    async with conn.cursor(row_factory=class_row(KeyRecord)) as cur:
+        await cur.execute(_FIND_KEY, {"key_id": key_id}, prepare=True)
+        return await cur.fetchone()
+
+
+async def touch_key(conn: Conn, key_id: str) -> None:
+    """Record that the key was used now."""
+    await conn.execute(_TOUCH_KEY, {"key_id": key_id}, prepare=True)
+
+
+async def insert_key(conn: Conn, key_id: str, digest: str, client: str, name: str) -> None:
+    """Store a new key by its id and the digest of its secret."""
+    await conn.execute(_INSERT_KEY, {"key_id": key_id, "digest": digest, "client": client, "name": name})
+
+
+async def revoke_key(conn: Conn, key_id: str) -> bool:
+    """Revoke a key; False if there is no such key."""
+    cur = await conn.execute(_REVOKE_KEY, {"key_id": key_id})
+    return cur.rowcount == 1
+
+
+async def list_keys(conn: Conn) -> list[KeyListing]:
+    """Every key, oldest first."""
+    async with conn.cursor(row_factory=class_row(KeyListing)) as cur:
+        await cur.execute(_LIST_KEYS)
+        return await cur.fetchall()
