@@ -53,7 +53,7 @@ fmt: install ## Format and fix what ruff can
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint tools browser-test-deps newman-deps ## Lint, then every test against the local Postgres and RabbitMQ
+test: install lint tools browser-test-deps newman-deps container-deps ## Lint, then every test (the images and compose on Docker too)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # No lint and no service processes: the pure code, and each part on its own against the real Postgres and

@@ -290,57 +290,90 @@ async def run_orders(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def run_fanout(args: argparse.Namespace) -> dict[str, Any]:
-    """One socket per order; READY once each holds `pending`; then lag of every live event."""
-    ids: list[str] = []
-    lags: list[float] = []
-    lags_by_status: dict[str, list[float]] = {}
-    closes: Counter[str] = Counter()
-    stream_errors: Counter[str] = Counter()
-    ready, connecting = asyncio.Event(), asyncio.Semaphore(args.connect_concurrency)
-    ready_count = 0
-    live_first = live_last = 0.0
+@dataclass
+class Fanout:
+    """What the fan-out's sockets saw: who holds `pending`, and the lag of every live event after it."""
 
-    async def follow(order_id: str) -> None:
-        nonlocal ready_count, live_first, live_last
+    expected: int = 0  # sockets that must hold their first event before READY
+    ready_count: int = 0
+    lags: list[float] = field(default_factory=list)
+    lags_by_status: dict[str, list[float]] = field(default_factory=dict)
+    closes: Counter[str] = field(default_factory=Counter)
+    stream_errors: Counter[str] = field(default_factory=Counter)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    live_first: float = 0.0
+    live_last: float = 0.0
+
+    async def follow(self, url: str, compression: bool, connecting: asyncio.Semaphore) -> None:
+        """Read one order's socket until it closes."""
         async with connecting:
-            ws = await _open(f"{args.ws}/api/orders/ws?orderId={order_id}", args.compression)
+            ws = await _open(url, compression)
         previous = 0
         try:
             async for raw in ws:
-                now = time.time()
-                frame = orjson.loads(raw)
-                seq = frame.get("seq")
-                if seq is None:
-                    if frame.get("status") != "ws_connected":
-                        stream_errors[str(frame.get("error"))] += 1
-                    continue
-                if seq != previous + 1:
-                    stream_errors["seq_gap_or_duplicate"] += 1
-                previous = max(previous, seq)
-                if seq == 1:
-                    ready_count += 1
-                    if ready_count == len(ids):
-                        ready.set()
-                else:
-                    lag = now - datetime.fromisoformat(frame["at"]).timestamp()
-                    lags.append(lag)
-                    lags_by_status.setdefault(frame["status"], []).append(lag)
-                    live_first = live_first or now
-                    live_last = now
+                previous = self.frame(raw, time.time(), previous)
         except websockets.ConnectionClosedError:
             pass
         finally:
-            closes[str(ws.close_code)] += 1
+            self.closes[str(ws.close_code)] += 1
 
+    def frame(self, raw: str | bytes, now: float, previous: int) -> int:
+        """Note one frame of a socket whose last seq was ``previous``; returns the last seq now."""
+        frame = orjson.loads(raw)
+        seq: int | None = frame.get("seq")
+        if seq is None:
+            if frame.get("status") != "ws_connected":
+                self.stream_errors[str(frame.get("error"))] += 1
+            return previous
+        if seq != previous + 1:
+            self.stream_errors["seq_gap_or_duplicate"] += 1
+        if seq == 1:
+            self.ready_count += 1
+            if self.ready_count == self.expected:
+                self.ready.set()
+        else:
+            lag = now - datetime.fromisoformat(frame["at"]).timestamp()
+            self.lags.append(lag)
+            self.lags_by_status.setdefault(frame["status"], []).append(lag)
+            self.live_first = self.live_first or now
+            self.live_last = now
+        return max(previous, seq)
+
+    def summary(self, sockets: int, statuses: dict[str, int], timed_out: bool) -> dict[str, Any]:
+        """The JSON line the orchestrator reads."""
+        live_s = max(self.live_last - self.live_first, 1e-9)
+        return {
+            "mode": "fanout",
+            "sockets": sockets,
+            "http_statuses": statuses,
+            "ready_sockets": self.ready_count,
+            "timed_out": timed_out,
+            "live_frames": len(self.lags),
+            "live_s": round(live_s, 3),
+            "frames_per_s": round(len(self.lags) / live_s, 1),
+            "lag": percentiles(self.lags),
+            "lag_by_status": {status: percentiles(values) for status, values in self.lags_by_status.items()},
+            "close_codes": dict(self.closes),
+            "stream_errors": dict(self.stream_errors),
+            "loadgen_cpu_s": _own_cpu_s(),
+        }
+
+
+async def run_fanout(args: argparse.Namespace) -> dict[str, Any]:
+    """One socket per order; READY once each holds `pending`; then lag of every live event."""
+    ids: list[str] = []
+    fanout = Fanout()
+    connecting = asyncio.Semaphore(args.connect_concurrency)
     started = time.time()
     timed_out = False
     tasks: list[asyncio.Task[None]] = []
     try:
         async with asyncio.timeout(args.timeout):
             statuses = await submit(args.api, args.count, args.concurrency, lambda i, _: ids.append(i))
-            tasks = [asyncio.create_task(follow(i)) for i in ids]
-            await ready.wait()
+            fanout.expected = len(ids)
+            urls = [f"{args.ws}/api/orders/ws?orderId={i}" for i in ids]
+            tasks = [asyncio.create_task(fanout.follow(url, args.compression, connecting)) for url in urls]
+            await fanout.ready.wait()
             sys.stdout.write(f"READY {round(time.time() - started, 2)}\n")
             sys.stdout.flush()
             await asyncio.gather(*tasks)
@@ -351,22 +384,7 @@ async def run_fanout(args: argparse.Namespace) -> dict[str, Any]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    live_s = max(live_last - live_first, 1e-9)
-    return {
-        "mode": "fanout",
-        "sockets": len(ids),
-        "http_statuses": statuses,
-        "ready_sockets": ready_count,
-        "timed_out": timed_out,
-        "live_frames": len(lags),
-        "live_s": round(live_s, 3),
-        "frames_per_s": round(len(lags) / live_s, 1),
-        "lag": percentiles(lags),
-        "lag_by_status": {status: percentiles(values) for status, values in lags_by_status.items()},
-        "close_codes": dict(closes),
-        "stream_errors": dict(stream_errors),
-        "loadgen_cpu_s": _own_cpu_s(),
-    }
+    return fanout.summary(len(ids), statuses, timed_out)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -84,19 +84,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--api-workers", type=int, default=1, help="API_WORKERS: api processes on its one port")
     p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
     p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
-    p.add_argument(
-        "--budget-seconds",
-        type=float,
-        default=540,
-        help="skip what would start after this (with --compare: after this times the runs per scenario)",
-    )
+    budget = "skip what would start after this (with --compare: after this times the runs per scenario)"
+    p.add_argument("--budget-seconds", type=float, default=540, help=budget)
     p.add_argument("--compare", metavar="REV", help="also run REV's services (a git worktree) and compare")
-    p.add_argument(
-        "--compare-rounds",
-        type=int,
-        default=1,
-        help="runs per side and scenario: 1 is old, new; 2 is old, new, new, old; …",
-    )
+    rounds = "runs per side and scenario: 1 is old, new; 2 is old, new, new, old; …"
+    p.add_argument("--compare-rounds", type=int, default=1, help=rounds)
     p.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders"),
@@ -127,19 +119,48 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupted)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    plan = _plan(args)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="orders-bench-"))
+    started, started_at = time.monotonic(), datetime.now(UTC)
+    infra = Infra(args.database_url, args.amqp_url)
+    bench = Bench(args, infra, log_dir)
+    building: contextlib.AbstractContextManager[tuple[Tree, str] | None] = (
+        worktree(args.compare, log_dir) if args.compare else contextlib.nullcontext()
+    )
+    with building as old:
+        order, compared = _sides(args, old)
+        try:
+            trees = list({t.side: t for t in order}.values())
+            say(f"database orders_bench_{infra.tag}_*, vhosts orders-bench-{infra.tag}-*, logs in {log_dir}")
+            infra.setup(len(plan) * len(order), log_dir, trees)
+            # Comparing, a side's second attempt runs even past the budget.
+            results, skipped = _run_plan(bench, plan, order, strict=old is None)
+        finally:
+            bench.profiler.stop()
+            infra.teardown()
+    failed = not all(r.ok for r in results)
+    table = _table(results, compared)
+    sys.stdout.write("\n" + table + "\n")
+    report = _report(args, table, results, skipped, compared, started, started_at)
+    _write(report, started_at, bench)
+    retried = any(r.detail.get("attempt", 1) > 1 for r in results)
+    if failed or retried or args.keep_logs:
+        say(f"service and load generator logs kept in {log_dir}")
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Bench], Result]]]:
+    """The runs ``--only`` asks for, in order, each named as the table shows it."""
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     plan: list[tuple[str, Callable[[Bench], Result]]] = []
-    if "ingest" in only:
-        if shutil.which("wrk") is None:
-            say("wrk is not installed (Debian's wrk package; `make bench` installs it): skipping ingest")
-        else:
-            for c in (int(x) for x in args.ingest_connections.split(",")):
-                plan.append((f"ingest-{c}", functools.partial(Bench.ingest, connections=c)))
-    if "sustained" in only:
-        if shutil.which("wrk") is None:
-            say("wrk is not installed (Debian's wrk package; `make bench` installs it): skipping sustained")
-        else:
-            plan.append(("sustained", Bench.sustained))
+    if "ingest" in only and _wrk_installed("ingest"):
+        for c in (int(x) for x in args.ingest_connections.split(",")):
+            plan.append((f"ingest-{c}", functools.partial(Bench.ingest, connections=c)))
+    if "sustained" in only and _wrk_installed("sustained"):
+        plan.append(("sustained", Bench.sustained))
     if "e2e" in only:
         plan.append(("e2e", Bench.e2e))
     if "pipeline" in only:
@@ -147,65 +168,82 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((f"pipeline-{n}w", functools.partial(Bench.pipeline, workers=n)))
     if "fanout" in only:
         plan.append(("fanout", Bench.fanout))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    log_dir = Path(tempfile.mkdtemp(prefix="orders-bench-"))
-    started, started_at = time.monotonic(), datetime.now(UTC)
-    infra = Infra(args.database_url, args.amqp_url)
+    return plan
+
+
+def _wrk_installed(scenario: str) -> bool:
+    """Whether wrk is there to drive ``scenario``; says so when it is not."""
+    if shutil.which("wrk") is None:
+        say(f"wrk is not installed (Debian's wrk package; `make bench` installs it): skipping {scenario}")
+        return False
+    return True
+
+
+def _sides(args: argparse.Namespace, old: tuple[Tree, str] | None) -> tuple[list[Tree], dict[str, Any]]:
+    """The trees each scenario runs on, in order, and what the report says of the comparison ({}: none)."""
+    if old is None:
+        return [CURRENT], {}
+    new = current_tree()
+    # ABBA: old, new, then new, old, … so neither side always runs on the warmer machine.
+    pairs = [(old[0], new[0]) if i % 2 == 0 else (new[0], old[0]) for i in range(args.compare_rounds)]
+    order = [tree for pair in pairs for tree in pair]
+    compared = {
+        "old": {"rev": args.compare, "commit": old[0].commit, "worktree": str(old[0].root)},
+        "new": {"commit": new[0].commit, "tree": str(ROOT)},
+        "rounds": args.compare_rounds,
+        "order": [t.side for t in order],
+        "title": f"Compared: old = {old[1]}; new = {new[1]}. "
+        f"Each scenario ran {', '.join(t.side for t in order)}.",
+    }
+    say(compared["title"])
+    return order, compared
+
+
+def _run_plan(
+    bench: Bench, plan: list[tuple[str, Callable[[Bench], Result]]], order: list[Tree], *, strict: bool
+) -> tuple[list[Result], list[str]]:
+    """Each run of ``plan`` on each tree of ``order`` while the budget lasts: the results and what was
+    skipped."""
+    budget = bench.args.budget_seconds * len(order)  # per side and round
+    begun = time.monotonic()
     results: list[Result] = []
     skipped: list[str] = []
-    failed = False
-    bench = Bench(args, infra, log_dir)
-    compared: dict[str, Any] = {}
-    building: contextlib.AbstractContextManager[tuple[Tree, str] | None] = (
-        worktree(args.compare, log_dir) if args.compare else contextlib.nullcontext()
-    )
-    with building as old:
-        if old is None:
-            order = [CURRENT]
-        else:
-            new = current_tree()
-            # ABBA: old, new, then new, old, … so neither side always runs on the warmer machine.
-            pairs = [(old[0], new[0]) if i % 2 == 0 else (new[0], old[0]) for i in range(args.compare_rounds)]
-            order = [tree for pair in pairs for tree in pair]
-            compared = {
-                "old": {"rev": args.compare, "commit": old[0].commit, "worktree": str(old[0].root)},
-                "new": {"commit": new[0].commit, "tree": str(ROOT)},
-                "rounds": args.compare_rounds,
-                "order": [t.side for t in order],
-                "title": f"Compared: old = {old[1]}; new = {new[1]}. "
-                f"Each scenario ran {', '.join(t.side for t in order)}.",
-            }
-            say(compared["title"])
-        budget = args.budget_seconds * len(order)  # per side and round
-        strict = old is None  # comparing, a side's second attempt runs even past the budget
-        begun = time.monotonic()
-        try:
-            trees = list({t.side: t for t in order}.values())
-            say(f"database orders_bench_{infra.tag}_*, vhosts orders-bench-{infra.tag}-*, logs in {log_dir}")
-            infra.setup(len(plan) * len(order), log_dir, trees)
-            for name, run in plan:
-                if time.monotonic() - begun > budget:
-                    skipped.append(name)
-                    say(f"{name}: skipped, past the time budget")
-                    continue
-                for tree in order:
-                    bench.tree = tree
-                    result = _run_once(bench, name, run, lambda: strict and time.monotonic() - begun > budget)
-                    if result is None:
-                        skipped.append(name)
-                        continue
-                    result.name, result.side = name, tree.side
-                    failed = failed or not result.ok
-                    results.append(result)
-        finally:
-            bench.profiler.stop()
-            infra.teardown()
+    for name, run in plan:
+        if time.monotonic() - begun > budget:
+            skipped.append(name)
+            say(f"{name}: skipped, past the time budget")
+            continue
+        for tree in order:
+            bench.tree = tree
+            result = _run_once(bench, name, run, lambda: strict and time.monotonic() - begun > budget)
+            if result is None:
+                skipped.append(name)
+                continue
+            result.name, result.side = name, tree.side
+            results.append(result)
+    return results, skipped
+
+
+def _table(results: list[Result], compared: dict[str, Any]) -> str:
+    """The results table, and the comparison's below it when comparing (which adds its summary)."""
     table = render_table(results)
     if compared:
         compared["summary"] = compare_summary(results)
         table += "\n\n" + render_compare(compared["summary"], compared["title"])
-    sys.stdout.write("\n" + table + "\n")
-    report = {
+    return table
+
+
+def _report(
+    args: argparse.Namespace,
+    table: str,
+    results: list[Result],
+    skipped: list[str],
+    compared: dict[str, Any],
+    started: float,
+    started_at: datetime,
+) -> dict[str, Any]:
+    """What bench/results keeps of this run."""
+    return {
         "started_at": started_at.isoformat(),
         "took_s": round(time.monotonic() - started, 1),
         "machine": machine(),
@@ -215,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         "compare": compared or None,
         "results": [r.__dict__ for r in results],
     }
+
+
+def _write(report: dict[str, Any], started_at: datetime, bench: Bench) -> None:
+    """``report`` to bench/results (and latest.json), and the profiles' summary if there are profiles."""
     stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"bench-{stamp}.json"
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -224,12 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / "profile.txt").write_text(summary)
         say(f"profiles: {', '.join(p.name for p in bench.profiler.outputs if p.suffix == '.svg')}")
     say(f"wrote {out.relative_to(ROOT)} in {report['took_s']} s")
-    retried = any(r.detail.get("attempt", 1) > 1 for r in results)
-    if failed or retried or args.keep_logs:
-        say(f"service and load generator logs kept in {log_dir}")
-    else:
-        shutil.rmtree(log_dir, ignore_errors=True)
-    return 1 if failed else 0
 
 
 def _run_once(

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,18 +82,16 @@ class Bench:
         }
         return Stack(env, self.log_dir, label, database, self.tree)
 
-    # --- ingest ----------------------------------------------------------------------------------------
+    # --- ingest ---------------------------------------------------------------------------------------
 
     def ingest(self, connections: int) -> Result:
         """wrk POSTs at ``connections`` for the set time; then count what Postgres committed and enqueued."""
         label = self.label(f"ingest-{connections}")
         seconds = self.args.ingest_seconds
         with self.stack(label) as stack:
-            # The worker at its defaults (the assignment's latencies) takes a few orders a second.
-            api, _, _ = stack.start_all([("api", {}), ("worker", {}), ("notifier", {})])
-            stack.mark()
+            api = _start_intake(stack)
             with self.profiler.recording(label, [api], seconds):
-                wrk = _wrk(api.url, connections, seconds, self.log_dir / f"{label}-wrk.log", self.load_env())
+                wrk = self._wrk(label, api, connections, seconds)
             committed, enqueued = count_orders(stack.env["DATABASE_URL"])
             enqueued_after_wrk, drain_started = enqueued, time.monotonic()
             while enqueued < committed and time.monotonic() - drain_started < self.args.drain_seconds:
@@ -101,9 +100,7 @@ class Bench:
             drained_s = round(time.monotonic() - drain_started, 2)
             usage = stack.usage(wrk["wrk_cpu_s"])
         usage["postgres_stats"] = pg_stats(stack.pg_delta, committed)
-        duration = wrk["duration_us"] / 1e6
-        accepted = wrk["requests"] - wrk["errors"]["status"]
-        errors = {k: v for k, v in wrk["errors"].items() if v}
+        _, accepted, errors = _wrk_totals(wrk)
         detail = {
             **wrk,
             "accepted": accepted,
@@ -115,22 +112,12 @@ class Bench:
         notes = (
             f"{accepted:,} accepted, {committed:,} committed, {enqueued:,} enqueued "
             f"({enqueued_after_wrk:,} when wrk stopped; {drained_s} s to drain)"
-            + (f"; wrk errors {errors}, statuses {wrk.get('statuses')}" if errors else "")
+            + _wrk_errors_note(wrk, errors)
             + f"; {_per_order_note(usage, committed)}"
         )
         detail["cpu_ms_per_order"] = per_order(usage, committed)
-        return Result(
-            "ingest",
-            f"wrk {connections} conn, {seconds} s",
-            round(accepted / duration, 1),
-            "req/s",
-            wrk["latency_us"]["p50"] / 1000,
-            wrk["latency_us"]["p99"] / 1000,
-            usage,
-            notes,
-            detail,
-            ok=not errors and enqueued == committed,
-        )
+        ok = not errors and enqueued == committed
+        return _wrk_result("ingest", connections, seconds, wrk, usage, notes, detail, ok)
 
     # --- sustained ---------------------------------------------------------------------------------------
 
@@ -139,67 +126,23 @@ class Bench:
         label = self.label("sustained")
         seconds, connections = self.args.sustained_seconds, self.args.sustained_connections
         with self.stack(label) as stack:
-            api, _, _ = stack.start_all([("api", {}), ("worker", {}), ("notifier", {})])
+            api = _start_intake(stack)
             database_url = stack.env["DATABASE_URL"]
-            stack.mark()
             with BacklogSampler(database_url, interval_s=1.0) as during:
-                wrk = _wrk(api.url, connections, seconds, self.log_dir / f"{label}-wrk.log", self.load_env())
+                wrk = self._wrk(label, api, connections, seconds)
             wrk_ended = time.monotonic()
             drain, drain_s = _drain(database_url, wrk_ended, self.args.drain_seconds)
             usage = stack.usage(wrk["wrk_cpu_s"])
-        unpublished_at_end, committed_at_end = drain[0][1], drain[0][2]
-        unpublished, committed = drain[-1][1], drain[-1][2]
-        usage["postgres_stats"] = pg_stats(stack.pg_delta, committed)
-        duration = wrk["duration_us"] / 1e6
-        accepted = wrk["requests"] - wrk["errors"]["status"]
-        accepted_per_s = accepted / duration
-        published_per_s = (committed_at_end - unpublished_at_end) / duration
-        max_backlog = max(b for _, b, _ in [*during.samples, *drain])
-        max_backlog_s = max_backlog / accepted_per_s if accepted_per_s > 0 else None
-        errors = {k: v for k, v in wrk["errors"].items() if v}
-        detail: dict[str, Any] = {
-            **wrk,
-            "connections": connections,
-            "accepted": accepted,
-            "accepted_per_s": round(accepted_per_s, 1),
-            "published_per_s": round(published_per_s, 1),
-            "committed_when_wrk_ended": committed_at_end,
-            "backlog_when_wrk_ended": unpublished_at_end,
-            "max_backlog": max_backlog,
-            "max_backlog_s_of_intake": None if max_backlog_s is None else round(max_backlog_s, 2),
-            "drain_s": drain_s,  # None: the backlog did not reach 0 within --drain-seconds
-            "committed": committed,
-            "backlog": unpublished,
-            # (seconds since wrk started or ended, unpublished, committed)
-            "samples_during_load": during.samples,
-            "samples_after_load": drain,
-        }
-        detail["cpu_ms_per_order"] = per_order(usage, committed)
-        notes = (
-            f"{accepted:,} accepted ({accepted_per_s:,.0f}/s), {committed:,} committed; published "
-            f"{published_per_s:,.0f}/s while wrk ran; max backlog {max_backlog:,} orders"
-            + (f" = {max_backlog_s:.2f} s of intake" if max_backlog_s is not None else "")
-            + f", {unpublished_at_end:,} when wrk stopped, "
-            + (
-                f"drained in {drain_s} s"
-                if drain_s is not None
-                else f"{unpublished:,} still after {drain[-1][0]} s"
-            )
-            + (f"; wrk errors {errors}, statuses {wrk.get('statuses')}" if errors else "")
-            + f"; {_per_order_note(usage, committed)}"
-        )
-        return Result(
-            "sustained",
-            f"wrk {connections} conn, {seconds} s",
-            round(accepted_per_s, 1),
-            "req/s",
-            wrk["latency_us"]["p50"] / 1000,
-            wrk["latency_us"]["p99"] / 1000,
-            usage,
-            notes,
-            detail,
-            ok=not errors and drain_s is not None and not during.error,
-        )
+        run = _Sustained.of(wrk, during.samples, drain, drain_s)
+        usage["postgres_stats"] = pg_stats(stack.pg_delta, run.committed)
+        detail = run.detail(wrk, connections, during.samples, drain)
+        detail["cpu_ms_per_order"] = per_order(usage, run.committed)
+        notes = run.notes(wrk, drain) + f"; {_per_order_note(usage, run.committed)}"
+        ok = not run.errors and drain_s is not None and not during.error
+        return _wrk_result("sustained", connections, seconds, wrk, usage, notes, detail, ok)
+
+    def _wrk(self, label: str, api: Service, connections: int, seconds: int) -> dict[str, Any]:
+        return _wrk(api.url, connections, seconds, self.log_dir / f"{label}-wrk.log", self.load_env())
 
     # --- end to end and pipeline -----------------------------------------------------------------------
 
@@ -211,30 +154,14 @@ class Bench:
             worker_env = {"WORKER_CONCURRENCY": str(concurrency), **ASSIGNMENT_LATENCIES}
             _, _, notifier = stack.start_all([("api", {}), ("worker", worker_env), ("notifier", {})])
             stack.mark()
-            out = self._loadgen(
-                label,
-                "orders",
-                stack,
-                notifier,
-                count=self.args.e2e_orders,
-                timeout=self.args.e2e_timeout,
-                sockets=self.args.e2e_sockets,
-            )
+            args = self.args
+            out = self._orders(label, stack, notifier, args.e2e_orders, args.e2e_timeout, args.e2e_sockets)
             usage = stack.usage(out["loadgen_cpu_s"])
-        usage["postgres_stats"] = pg_stats(stack.pg_delta, out["accepted"])
-        return Result(
-            "e2e",
+        setting = (
             f"{self.args.e2e_orders} orders on {self.args.e2e_sockets} sockets, 1 worker, "
-            f"WORKER_CONCURRENCY={concurrency}, quotes 200-400 ms, swaps 2-3 s",
-            out["throughput_per_min"],
-            "orders/min",
-            out["latency"]["p50_ms"],
-            out["latency"]["p99_ms"],
-            usage,
-            _orders_notes(out, usage),
-            out,
-            ok=_orders_ok(out),
+            f"WORKER_CONCURRENCY={concurrency}, quotes 200-400 ms, swaps 2-3 s"
         )
+        return _orders_result("e2e", setting, out["throughput_per_min"], "orders/min", out, usage, stack)
 
     def pipeline(self, workers: int) -> Result:
         """Latencies 0: how many orders a second the whole chain carries with ``workers`` processes."""
@@ -250,31 +177,27 @@ class Bench:
             stack.mark()
             profiled = [api, stack.of("worker")[0], notifier] if workers == 1 else []
             with self.profiler.recording(label, profiled, self.args.pipeline_timeout):
-                out = self._loadgen(
+                out = self._orders(
                     label,
-                    "orders",
                     stack,
                     notifier,
-                    count=self.args.pipeline_orders,
-                    timeout=self.args.pipeline_timeout,
-                    sockets=self.args.pipeline_sockets,
+                    self.args.pipeline_orders,
+                    self.args.pipeline_timeout,
+                    self.args.pipeline_sockets,
                 )
             usage = stack.usage(out["loadgen_cpu_s"])
-        usage["postgres_stats"] = pg_stats(stack.pg_delta, out["accepted"])
-        return Result(
-            "pipeline",
+        setting = (
             f"{workers} worker{'s' if workers > 1 else ''} x WORKER_CONCURRENCY={concurrency}, latencies 0, "
             f"{self.args.pipeline_orders} orders on {self.args.pipeline_sockets} socket"
-            + ("s" if self.args.pipeline_sockets > 1 else ""),
-            out["throughput_per_s"],
-            "orders/s",
-            out["latency"]["p50_ms"],
-            out["latency"]["p99_ms"],
-            usage,
-            _orders_notes(out, usage),
-            out,
-            ok=_orders_ok(out),
+            + ("s" if self.args.pipeline_sockets > 1 else "")
         )
+        return _orders_result("pipeline", setting, out["throughput_per_s"], "orders/s", out, usage, stack)
+
+    def _orders(
+        self, label: str, stack: Stack, notifier: Service, count: int, timeout: float, sockets: int
+    ) -> dict[str, Any]:
+        """The load generator's `orders` mode: ``count`` orders followed on ``sockets`` sockets."""
+        return self._loadgen(label, "orders", stack, notifier, count=count, timeout=timeout, sockets=sockets)
 
     # --- fan-out ---------------------------------------------------------------------------------------
 
@@ -400,6 +323,133 @@ class BacklogSampler:
                     self.samples.append((round(time.monotonic() - started, 2), unpublished, committed))
         except psycopg.Error as exc:
             self.error = str(exc)  # the scenario is not clean; it says so
+
+
+@dataclass(frozen=True)
+class _Sustained:
+    """What a sustained run measured, from wrk's summary and the backlog's samples."""
+
+    accepted: int
+    accepted_per_s: float
+    published_per_s: float
+    max_backlog: int
+    max_backlog_s: float | None
+    unpublished_at_end: int
+    committed_at_end: int
+    unpublished: int
+    committed: int
+    drain_s: float | None
+    errors: dict[str, int]
+
+    @classmethod
+    def of(
+        cls,
+        wrk: dict[str, Any],
+        during: list[tuple[float, int, int]],
+        drain: list[tuple[float, int, int]],
+        drain_s: float | None,
+    ) -> _Sustained:
+        """From wrk's summary and the samples taken while it ran (``during``) and after (``drain``)."""
+        duration, accepted, errors = _wrk_totals(wrk)
+        accepted_per_s = accepted / duration
+        unpublished_at_end, committed_at_end = drain[0][1], drain[0][2]
+        max_backlog = max(b for _, b, _ in [*during, *drain])
+        return cls(
+            accepted=accepted,
+            accepted_per_s=accepted_per_s,
+            published_per_s=(committed_at_end - unpublished_at_end) / duration,
+            max_backlog=max_backlog,
+            max_backlog_s=max_backlog / accepted_per_s if accepted_per_s > 0 else None,
+            unpublished_at_end=unpublished_at_end,
+            committed_at_end=committed_at_end,
+            unpublished=drain[-1][1],
+            committed=drain[-1][2],
+            drain_s=drain_s,
+            errors=errors,
+        )
+
+    def detail(
+        self,
+        wrk: dict[str, Any],
+        connections: int,
+        during: list[tuple[float, int, int]],
+        drain: list[tuple[float, int, int]],
+    ) -> dict[str, Any]:
+        """The report's detail of the run."""
+        return {
+            **wrk,
+            "connections": connections,
+            "accepted": self.accepted,
+            "accepted_per_s": round(self.accepted_per_s, 1),
+            "published_per_s": round(self.published_per_s, 1),
+            "committed_when_wrk_ended": self.committed_at_end,
+            "backlog_when_wrk_ended": self.unpublished_at_end,
+            "max_backlog": self.max_backlog,
+            "max_backlog_s_of_intake": None if self.max_backlog_s is None else round(self.max_backlog_s, 2),
+            "drain_s": self.drain_s,  # None: the backlog did not reach 0 within --drain-seconds
+            "committed": self.committed,
+            "backlog": self.unpublished,
+            # (seconds since wrk started or ended, unpublished, committed)
+            "samples_during_load": during,
+            "samples_after_load": drain,
+        }
+
+    def notes(self, wrk: dict[str, Any], drain: list[tuple[float, int, int]]) -> str:
+        """The table's note on the run, but for its CPU per order."""
+        return (
+            f"{self.accepted:,} accepted ({self.accepted_per_s:,.0f}/s), {self.committed:,} committed; "
+            f"published {self.published_per_s:,.0f}/s while wrk ran; max backlog {self.max_backlog:,} orders"
+            + (f" = {self.max_backlog_s:.2f} s of intake" if self.max_backlog_s is not None else "")
+            + f", {self.unpublished_at_end:,} when wrk stopped, "
+            + (
+                f"drained in {self.drain_s} s"
+                if self.drain_s is not None
+                else f"{self.unpublished:,} still after {drain[-1][0]} s"
+            )
+            + _wrk_errors_note(wrk, self.errors)
+        )
+
+
+def _start_intake(stack: Stack) -> Service:
+    """The three services at their defaults, measured from here on; the api, for wrk to load."""
+    # The worker at its defaults (the assignment's latencies) takes a few orders a second.
+    api, _, _ = stack.start_all([("api", {}), ("worker", {}), ("notifier", {})])
+    stack.mark()
+    return api
+
+
+def _wrk_totals(wrk: dict[str, Any]) -> tuple[float, int, dict[str, int]]:
+    """wrk's seconds of load, requests accepted, and the kinds of error it counted (those above 0)."""
+    duration = wrk["duration_us"] / 1e6
+    accepted = wrk["requests"] - wrk["errors"]["status"]
+    return duration, accepted, {k: v for k, v in wrk["errors"].items() if v}
+
+
+def _wrk_errors_note(wrk: dict[str, Any], errors: dict[str, int]) -> str:
+    return f"; wrk errors {errors}, statuses {wrk.get('statuses')}" if errors else ""
+
+
+def _wrk_result(
+    scenario: str, connections: int, seconds: int, wrk: dict[str, Any], usage: dict[str, Any], notes: str,
+    detail: dict[str, Any], ok: bool,
+) -> Result:  # fmt: skip
+    """The row of a run that wrk loaded: requests accepted a second, wrk's latencies."""
+    duration, accepted, _ = _wrk_totals(wrk)
+    setting = f"wrk {connections} conn, {seconds} s"
+    p50, p99 = wrk["latency_us"]["p50"] / 1000, wrk["latency_us"]["p99"] / 1000
+    return Result(
+        scenario, setting, round(accepted / duration, 1), "req/s", p50, p99, usage, notes, detail, ok=ok
+    )
+
+
+def _orders_result(
+    scenario: str, setting: str, throughput: float, unit: str, out: dict[str, Any], usage: dict[str, Any],
+    stack: Stack,
+) -> Result:  # fmt: skip
+    """The row of a run of the load generator's `orders` mode: POST→confirmed latencies."""
+    usage["postgres_stats"] = pg_stats(stack.pg_delta, out["accepted"])
+    notes, p50, p99 = _orders_notes(out, usage), out["latency"]["p50_ms"], out["latency"]["p99_ms"]
+    return Result(scenario, setting, throughput, unit, p50, p99, usage, notes, out, ok=_orders_ok(out))
 
 
 def _drain(

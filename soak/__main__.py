@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ import websockets
 from orders_shared.db import create_engine
 from orders_shared.models import events_table, orders_table
 from tests.support.infra import throwaway_database, throwaway_vhost
-from tests.support.reconcile import reconcile
-from tests.support.services import Stack, running_stack, start_service, wait_ready
+from tests.support.reconcile import Reconciliation, reconcile
+from tests.support.services import Service, Stack, start_service, started_stack, until_ready
 
 TERMINAL = {"confirmed", "failed"}
 CHUNK = 100
@@ -119,76 +120,103 @@ async def submit_all(
     return ids
 
 
-async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
-    """Run the soak and print the reconciliation; True when it is exact."""
-    with throwaway_database("orders_soak") as database_url, throwaway_vhost("orders-soak") as amqp_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "LOG_LEVEL": "warning",
-            "VENUE_QUOTE_LATENCY_MS": "0",
-            "VENUE_EXECUTE_LATENCY_MS": "0",
-            "VENUE_FAILURE_RATE": "0.05",
-            "RETRY_BASE_DELAY_MS": "100",
-            "WORKER_CONCURRENCY": "32",
-            "WS_SEND_QUEUE": "10000",
-            "AUTH_REQUIRED": "false",
-            "RATE_LIMIT_ORDERS_PER_S": "100000",
-            "RATE_LIMIT_ORDERS_BURST": "100000",
-            "RATE_LIMIT_READS_PER_S": "100000",
-            "RATE_LIMIT_READS_BURST": "100000",
-            "WS_MAX_SUBSCRIPTIONS": "100000",
-            "WS_MAX_MESSAGES_PER_S": "1000",
-        }
-        with running_stack(env, log_dir, names=("api", "notifier", "worker")) as stack:
-            second = start_service("worker", env, log_dir)
-            replacement: list[Any] = []
-            try:
-                wait_ready(second)
-                watcher = Watcher(stack.ws, sockets=10)
-                await watcher.start()
+def _settings(database_url: str, amqp_url: str) -> dict[str, str]:
+    """The services' environment: venues fast but failing 5% of the time, the API open and unlimited."""
+    return {
+        "DATABASE_URL": database_url,
+        "AMQP_URL": amqp_url,
+        "LOG_LEVEL": "warning",
+        "VENUE_QUOTE_LATENCY_MS": "0",
+        "VENUE_EXECUTE_LATENCY_MS": "0",
+        "VENUE_FAILURE_RATE": "0.05",
+        "RETRY_BASE_DELAY_MS": "100",
+        "WORKER_CONCURRENCY": "32",
+        "WS_SEND_QUEUE": "10000",
+        "AUTH_REQUIRED": "false",
+        "RATE_LIMIT_ORDERS_PER_S": "100000",
+        "RATE_LIMIT_ORDERS_BURST": "100000",
+        "RATE_LIMIT_READS_PER_S": "100000",
+        "RATE_LIMIT_READS_BURST": "100000",
+        "WS_MAX_SUBSCRIPTIONS": "100000",
+        "WS_MAX_MESSAGES_PER_S": "1000",
+    }
 
-                def kill_a_worker() -> None:
-                    stack.services["worker"].process.send_signal(signal.SIGKILL)
-                    print("killed worker 1 (kill -9) at the halfway mark; starting another", flush=True)
-                    replacement.append(start_service("worker", env, log_dir))
 
-                started = time.monotonic()
-                ids = await submit_all(stack, watcher, orders, concurrency=32, on_half=kill_a_worker)
-                accepted_s = time.monotonic() - started
-                watcher.expected = len(ids)
-                watcher.check_done()
-                async with asyncio.timeout(deadline_s):
-                    await watcher.all_done.wait()
-                finished_s = time.monotonic() - started
-                await watcher.close()
-            finally:
-                # Workers started here are not the stack's: stop them whatever happened, or they outlive us.
-                for worker in (second, *replacement):
-                    worker.stop()
-        engine = create_engine(database_url, pool_size=2)
+@dataclass
+class Run:
+    """What the clients saw: the orders accepted, when, and every frame received."""
+
+    ids: list[uuid.UUID]
+    accepted_s: float
+    finished_s: float
+    watcher: Watcher
+
+
+async def run_orders(env: dict[str, str], log_dir: Path, orders: int, deadline_s: float) -> Run:
+    """Two workers; submit and follow every order, killing worker 1 halfway; wait until all have ended."""
+    async with started_stack(env, log_dir, names=("api", "notifier", "worker")) as stack:
+        second = start_service("worker", env, log_dir)
+        replacement: list[Service] = []
         try:
-            result = await reconcile(engine, ids)
-            async with engine.connect() as conn:
-                failures: dict[str, int] = dict(
-                    (
-                        await conn.execute(
-                            sa.select(orders_table.c.failure_code, sa.func.count())
-                            .where(orders_table.c.status == "failed")
-                            .group_by(orders_table.c.failure_code)
-                        )
-                    ).all()
-                )
-                stored = int(
-                    (await conn.execute(sa.select(sa.func.count()).select_from(events_table))).scalar_one()
-                )
+            await until_ready(second)
+            watcher = Watcher(stack.ws, sockets=10)
+            await watcher.start()
+
+            def kill_a_worker() -> None:
+                stack.services["worker"].process.send_signal(signal.SIGKILL)
+                print("killed worker 1 (kill -9) at the halfway mark; starting another", flush=True)
+                replacement.append(start_service("worker", env, log_dir))
+
+            started = time.monotonic()
+            ids = await submit_all(stack, watcher, orders, concurrency=32, on_half=kill_a_worker)
+            accepted_s = time.monotonic() - started
+            watcher.expected = len(ids)
+            watcher.check_done()
+            async with asyncio.timeout(deadline_s):
+                await watcher.all_done.wait()
+            finished_s = time.monotonic() - started
+            await watcher.close()
         finally:
-            await engine.dispose()
-    received = sum(len(seqs) for seqs in watcher.frames.values())
-    duplicates = sum(len(seqs) - len(set(seqs)) for seqs in watcher.frames.values())
-    out_of_order = sum(seqs != sorted(seqs) for seqs in watcher.frames.values())
+            # Workers started here are not the stack's: stop them whatever happened, or they outlive us.
+            for worker in (second, *replacement):
+                worker.stop()
+    return Run(ids, accepted_s, finished_s, watcher)
+
+
+async def _stored(database_url: str, ids: list[uuid.UUID]) -> tuple[Reconciliation, dict[str, int], int]:
+    """What Postgres holds: the reconciliation of ``ids``, failed orders by code, and events stored."""
+    engine = create_engine(database_url, pool_size=2)
+    try:
+        result = await reconcile(engine, ids)
+        async with engine.connect() as conn:
+            failures: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        sa.select(orders_table.c.failure_code, sa.func.count())
+                        .where(orders_table.c.status == "failed")
+                        .group_by(orders_table.c.failure_code)
+                    )
+                ).all()
+            )
+            stored = int(
+                (await conn.execute(sa.select(sa.func.count()).select_from(events_table))).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+    return result, failures, stored
+
+
+def _print_report(run: Run, result: Reconciliation, failures: dict[str, int], stored: int) -> bool:
+    """Print the reconciliation of what clients received against Postgres; True when it is exact."""
+    frames = run.watcher.frames.values()
+    received = sum(len(seqs) for seqs in frames)
+    duplicates = sum(len(seqs) - len(set(seqs)) for seqs in frames)
+    out_of_order = sum(seqs != sorted(seqs) for seqs in frames)
     multi_exec = len(result.executed_twice)
-    print(f"\nsoak: {len(ids)} orders accepted in {accepted_s:.1f}s, all terminal after {finished_s:.1f}s")
+    print(
+        f"\nsoak: {len(run.ids)} orders accepted in {run.accepted_s:.1f}s, "
+        f"all terminal after {run.finished_s:.1f}s"
+    )
     print(f"  orders per final status : {dict(sorted(result.by_status.items()))}")
     print(f"  failures by code        : {dict(sorted(failures.items()))}")
     print(f"  orders with a seq gap   : {len(result.seq_gaps)}")
@@ -201,6 +229,14 @@ async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
     exact = result.clean and received == stored and duplicates == 0 and out_of_order == 0
     print("  reconciliation          :", "EXACT" if exact else "MISMATCH")
     return exact
+
+
+async def soak(orders: int, deadline_s: float, log_dir: Path) -> bool:
+    """Run the soak and print the reconciliation; True when it is exact."""
+    with throwaway_database("orders_soak") as database_url, throwaway_vhost("orders-soak") as amqp_url:
+        run = await run_orders(_settings(database_url, amqp_url), log_dir, orders, deadline_s)
+        result, failures, stored = await _stored(database_url, run.ids)
+    return _print_report(run, result, failures, stored)
 
 
 def main() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 import pytest
 import pytest_asyncio
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.db import create_engine
 from tests.support.infra import throwaway_database, throwaway_vhost
-from tests.support.services import Service, Stack, running_stack, start_service, wait_ready
+from tests.support.services import Service, Stack, running_stack, start_service, until_ready
 
 # Properties are what the hypothesis tests check, not speed: a per-example deadline would only make them
 # flaky on a slow CI machine (`make bench` measures speed).
@@ -65,43 +66,55 @@ def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFac
 
 
 class StackFactory(Protocol):
-    """Builds a stack of its own for one test, and adds processes to it."""
+    """Builds a stack of its own for one test, and adds processes to it; awaited, so the loop runs on."""
 
-    def __call__(
+    async def __call__(
         self, names: tuple[str, ...] = ..., *, own_database: bool = ..., **settings: str
     ) -> Stack: ...
 
-    def add(self, stack: Stack, name: str, key: str | None = None) -> Service: ...
+    async def add(self, stack: Stack, name: str, key: str | None = None) -> Service: ...
+
+
+@dataclass
+class _Stacks:
+    """A StackFactory: each stack on a vhost (and database, if asked) of its own; ``cleanup`` stops all."""
+
+    database_url: str
+    log_dir: Path
+    cleanup: ExitStack
+
+    async def __call__(
+        self,
+        names: tuple[str, ...] = ("api", "worker", "notifier"),
+        *,
+        own_database: bool = False,
+        **settings: str,
+    ) -> Stack:
+        amqp_url = self.cleanup.enter_context(throwaway_vhost("orders-stack"))
+        db = (
+            self.cleanup.enter_context(throwaway_database("orders_stack"))
+            if own_database
+            else self.database_url
+        )
+        env = {"DATABASE_URL": db, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **OPEN, **settings}
+        stack = Stack(env=env)
+        for name in names:
+            await self.add(stack, name)
+        return stack
+
+    async def add(self, stack: Stack, name: str, key: str | None = None) -> Service:
+        service = start_service(name, stack.env, self.log_dir)
+        self.cleanup.callback(_stop_quietly, service)
+        stack.services[key or name] = service
+        await until_ready(service)
+        return service
 
 
 @contextmanager
 def _stacks(database_url: str, tmp_path: Path) -> Iterator[StackFactory]:
-    """Build a stack of its own (vhost, and database if asked) with extra settings; stopped after the test."""
+    """Build stacks of their own with extra settings; stopped after the test."""
     with ExitStack() as cleanup:
-
-        def build(
-            names: tuple[str, ...] = ("api", "worker", "notifier"),
-            *,
-            own_database: bool = False,
-            **settings: str,
-        ) -> Stack:
-            amqp_url = cleanup.enter_context(throwaway_vhost("orders-stack"))
-            db = cleanup.enter_context(throwaway_database("orders_stack")) if own_database else database_url
-            env = {"DATABASE_URL": db, "AMQP_URL": amqp_url, "LOG_LEVEL": "info", **OPEN, **settings}
-            stack = Stack(env=env)
-            for name in names:
-                add(stack, name)
-            return stack
-
-        def add(stack: Stack, name: str, key: str | None = None) -> Service:
-            service = start_service(name, stack.env, tmp_path)
-            cleanup.callback(_stop_quietly, service)
-            stack.services[key or name] = service
-            wait_ready(service)
-            return service
-
-        build.add = add  # type: ignore[attr-defined]  # the factory also starts extra processes
-        yield cast(StackFactory, build)
+        yield _Stacks(database_url, tmp_path, cleanup)
 
 
 def _stop_quietly(service: Service) -> None:

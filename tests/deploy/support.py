@@ -5,16 +5,15 @@ A tool that is missing skips its tests with the reason; `make test` installs the
 
 from __future__ import annotations
 
-import functools
 import importlib.util
+import json
 import os
+import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -105,17 +104,37 @@ def render(*args: str) -> Rendered:
     return Rendered(result.stdout, objects)
 
 
-@functools.cache
-def load_smoke() -> ModuleType:
-    """deploy/compose/smoke.py as a module: the tests reuse its reading of the Dockerfile."""
-    spec = importlib.util.spec_from_file_location("compose_smoke", COMPOSE_DIR / "smoke.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Registered first: its dataclasses resolve their annotations through sys.modules.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def dockerfile_programs(path: Path = DOCKERFILE) -> dict[str, list[str]]:
+    """ENTRYPOINT + CMD (exec form) of every stage, following `FROM <stage>` to inherit them."""
+    stages: dict[str, dict[str, Any]] = {}
+    current: dict[str, Any] | None = None
+    text = re.sub(r"\\\n", " ", path.read_text())
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, rest = line.partition(" ")
+        instruction = instruction.upper()
+        if instruction == "FROM":
+            match = re.match(r"(\S+)(?:\s+AS\s+(\S+))?", rest, re.IGNORECASE)
+            assert match is not None, f"cannot read: {line}"
+            current = {"parent": match[1], "entrypoint": None, "cmd": None}
+            if match[2]:
+                stages[match[2]] = current
+        elif instruction in ("ENTRYPOINT", "CMD") and current is not None:
+            value = json.loads(rest) if rest.lstrip().startswith("[") else ["/bin/sh", "-c", rest]
+            current[instruction.lower()] = value
+
+    def resolve(name: str, key: str) -> list[str] | None:
+        stage = stages.get(name)
+        while stage is not None:
+            if stage[key] is not None:
+                found: list[str] = stage[key]
+                return found
+            stage = stages.get(stage["parent"])
+        return None
+
+    return {name: (resolve(name, "entrypoint") or []) + (resolve(name, "cmd") or []) for name in stages}
 
 
 def node() -> str:

@@ -3,6 +3,7 @@ hardening, the gateway's routes, and Prometheus and Grafana wired to what the se
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -190,3 +191,37 @@ def test_compose_healthchecks_ask_healthz_on_the_services_port(
     assert test[0] == "CMD"
     assert "/healthz" in test[-1]
     assert f"'{PORT_VARS[name]}'" in test[-1]
+
+
+OFFLINE_FILE = COMPOSE_DIR / "offline.yaml"
+OFFLINE = {"postgres": "postgres", "rabbitmq": "rabbitmq", "gateway": "nginx", "prometheus": "prometheus"}
+
+
+def test_offline_override_changes_only_the_third_party_images(compose_config: dict[str, Any]) -> None:
+    """offline.yaml swaps the images Docker Hub would give for Debian-built ones and leaves Grafana out;
+    everything else (environment, ports, volumes, healthchecks, commands) is compose.yaml's."""
+    argv: list[str | Path] = [tool("docker-compose"), "-f", COMPOSE_FILE, "-f", OFFLINE_FILE, "config"]
+    argv += ["--format", "json"]
+    result = run(argv, env=clean_env())
+    assert result.returncode == 0, result.stderr
+    offline = json.loads(result.stdout)["services"]
+    upstream = compose_config["services"]
+    assert set(offline) == set(upstream) - {"grafana"}
+    for name, service in offline.items():
+        if name in OFFLINE:
+            assert service["image"] == f"order-engine-offline-{OFFLINE[name]}:bookworm"
+            assert service["pull_policy"] == "never"
+            changed = {"image", "pull_policy"}
+        else:
+            changed = set()
+        strip = {k: v for k, v in service.items() if k not in changed}
+        assert strip == {k: v for k, v in upstream[name].items() if k not in changed}, name
+    for name in OFFLINE.values():
+        assert (COMPOSE_DIR / "offline" / name / "Dockerfile").exists()
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE.values()))
+def test_offline_dockerfiles_pass_hadolint(name: str) -> None:
+    dockerfile = COMPOSE_DIR / "offline" / name / "Dockerfile"
+    result = run([tool("hadolint"), "--failure-threshold", "style", dockerfile])
+    assert result.returncode == 0, result.stdout + result.stderr

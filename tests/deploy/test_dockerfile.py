@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.support import DOCKERFILE, ROOT, load_smoke, run, tool
+from tests.deploy.support import DOCKERFILE, ROOT, dockerfile_programs, run, tool
 
 TARGETS = {
     "api": ("orders-api", "services/api", "API_PORT"),
@@ -38,6 +38,26 @@ def test_hadolint_finds_nothing() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_base_image_dockerfile_passes_hadolint() -> None:
+    result = run(
+        [tool("hadolint"), "--failure-threshold", "style", DOCKERFILE.parent / "base" / "python.Dockerfile"]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_builds_pull_no_frontend_and_take_certificates_only_as_a_secret() -> None:
+    """No `# syntax=` line (it would pull a frontend image); every RUN that downloads mounts the CA
+    store as a build secret, and nothing COPYs or ADDs a certificate into a layer."""
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
+    runs = re.findall(r"^RUN (.*)$", re.sub(r"\\\n\s*", " ", text), re.MULTILINE)
+    downloads = [r for r in runs if "pip install" in r or "uv sync" in r]
+    assert len(downloads) == 9
+    for command in downloads:
+        assert "--mount=type=secret,id=ca-certificates" in command, command
+    assert not re.search(r"^(COPY|ADD)\b.*(\.crt|\.pem|ssl)", text, re.MULTILINE | re.IGNORECASE)
+
+
 def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install curl\nUSER root\n")
@@ -49,7 +69,7 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path: Path) -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_each_target_execs_its_console_script(target: str) -> None:
     script, member, _ = TARGETS[target]
-    programs = load_smoke().dockerfile_programs(DOCKERFILE)
+    programs = dockerfile_programs(DOCKERFILE)
     assert programs[target] == [script]
     pyproject = tomllib.loads((ROOT / member / "pyproject.toml").read_text())
     assert script in pyproject["project"]["scripts"]

@@ -1,7 +1,7 @@
 """The Grafana dashboard and the alert rules read metrics that exist: the services' own (built by
 orders_shared.metrics.create_metrics, the same code the services serve /metrics from) and RabbitMQ's
-detailed per-queue metrics. promtool checks and unit-tests the rules. test_compose_smoke.py repeats the
-name check against the /metrics of the running services."""
+detailed per-queue metrics. promtool checks and unit-tests the rules. tests/containers/test_compose.py
+repeats the name check against the /metrics of the running compose stack."""
 
 from __future__ import annotations
 

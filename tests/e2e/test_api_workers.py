@@ -21,7 +21,7 @@ def _metric(text: str, name: str) -> float:
 async def test_two_api_processes_serve_one_port_count_together_and_stop_cleanly(
     make_stack: StackFactory,
 ) -> None:
-    stack = make_stack(API_WORKERS="2", VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0")
+    stack = await make_stack(API_WORKERS="2", VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0")
     async with httpx.AsyncClient(base_url=stack.api) as client:
         before = _metric((await client.get("/metrics")).text, "orders_accepted_total")
         # A new connection each time: the kernel hands connections to both processes.

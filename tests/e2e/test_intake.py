@@ -115,7 +115,7 @@ async def test_answers_on_the_lean_path_carry_the_security_headers(stack: Stack)
 
 
 async def test_with_cors_on_the_route_answers_allowed_origins(make_stack_module: StackFactory) -> None:
-    cors = make_stack_module(own_database=True, CORS_ALLOW_ORIGINS="https://desk.example")
+    cors = await make_stack_module(own_database=True, CORS_ALLOW_ORIGINS="https://desk.example")
     async with httpx.AsyncClient(base_url=cors.api) as client:
         allowed = await client.post(
             "/api/orders/execute", json=BODY, headers={"Origin": "https://desk.example"}

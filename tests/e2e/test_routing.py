@@ -20,9 +20,9 @@ from tests.support.streams import follow
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 
-def _still_stack(make_stack: StackFactory, quote_ms: str, execute_ms: str) -> Stack:
+async def _still_stack(make_stack: StackFactory, quote_ms: str, execute_ms: str) -> Stack:
     # A still market: no drift, no basis, arbitrage far too slow to matter within a test.
-    return make_stack(
+    return await make_stack(
         own_database=True,
         VENUE_QUOTE_LATENCY_MS=quote_ms,
         VENUE_EXECUTE_LATENCY_MS=execute_ms,
@@ -98,7 +98,7 @@ async def test_order_for_a_pair_without_pool_is_refused(stack: Stack) -> None:
 
 
 async def test_burst_of_sales_moves_the_pool_and_the_router_switches_venue(make_stack: StackFactory) -> None:
-    stack = _still_stack(make_stack, "0", "0")
+    stack = await _still_stack(make_stack, "0", "0")
     chosen: list[str] = []
     meteora_quotes: list[Decimal] = []
     async with httpx.AsyncClient(base_url=stack.api) as client:
@@ -120,7 +120,7 @@ async def test_burst_of_sales_moves_the_pool_and_the_router_switches_venue(make_
 async def test_zero_slippage_orders_racing_on_one_pool_fail_with_slippage_exceeded(
     make_stack: StackFactory,
 ) -> None:
-    stack = _still_stack(make_stack, "5-10", "400-600")
+    stack = await _still_stack(make_stack, "5-10", "400-600")
     body = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "500", "slippageBps": 0}
     async with httpx.AsyncClient(base_url=stack.api) as client:
         # Quoted on the same pools, executed one after another: each later swap pays less than its quote.

@@ -17,7 +17,7 @@ from orders_shared.contracts import ExecuteOrder
 from orders_shared.topology import DEAD_QUEUE
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
-from tests.support.reconcile import reconcile
+from tests.support.reconcile import assert_all_confirmed, reconcile
 from tests.support.services import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -56,7 +56,7 @@ async def _until_ready(stack: Stack, expected: int, within: float = 60) -> None:
 async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     before = await submit(stack.api, 5)
     await asyncio.to_thread(_rabbitmqctl, "stop_app")
     try:
@@ -71,15 +71,13 @@ async def test_orders_accepted_while_rabbitmq_is_down_all_finish(
     after = await submit(stack.api, 5)
     ids = before + during + after
     await wait_all_terminal(stack.ws, ids, within=90)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": len(ids)}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="20-50")
     body = {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "0.5"}
     await asyncio.to_thread(_postgres, "stop")
     try:
@@ -105,15 +103,13 @@ async def test_postgres_restart_gets_fast_503s_then_the_services_recover_unaided
             else:
                 assert response.status_code == 503
     await wait_all_terminal(stack.ws, ids)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 5}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_venue_that_always_fails_fails_the_order_after_max_attempts(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         VENUE_FAILURE_RATE="1",
         RETRY_BASE_DELAY_MS="50",
         MAX_ATTEMPTS="3",

@@ -20,7 +20,7 @@ from orders_shared.topology import EXECUTE_KEY, declare
 from tests.conftest import StackFactory
 from tests.faults.conftest import submit, wait_all_terminal
 from tests.support.orders import new_order
-from tests.support.reconcile import reconcile
+from tests.support.reconcile import assert_all_confirmed
 from tests.support.streams import follow, next_frame, read_until_closed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -45,24 +45,22 @@ def _assert_gap_free(streams: dict[uuid.UUID, list[dict[str, object]]]) -> None:
 async def test_worker_killed_holding_orders_another_finishes_each_once(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         WORKER_CONCURRENCY="20", VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="1500-2500"
     )
     ids = await submit(stack.api, 12)
     await _until_status(stack.ws, ids, "submitted")
     stack.services["worker"].stop(signal.SIGKILL)
-    make_stack.add(stack, "worker", key="second-worker")
+    await make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 12}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_sigterm_drains_the_worker_and_hands_back_what_it_could_not_finish(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         WORKER_CONCURRENCY="20",
         SHUTDOWN_GRACE_S="0.5",
         VENUE_QUOTE_LATENCY_MS="5-10",
@@ -71,16 +69,14 @@ async def test_sigterm_drains_the_worker_and_hands_back_what_it_could_not_finish
     ids = await submit(stack.api, 8)
     await _until_status(stack.ws, ids, "submitted")
     assert stack.services["worker"].stop(signal.SIGTERM) == 0
-    make_stack.add(stack, "worker", key="second-worker")
+    await make_stack.add(stack, "worker", key="second-worker")
     streams = await wait_all_terminal(stack.ws, ids)
     _assert_gap_free(streams)
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 8}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_duplicate_execute_message_trades_once(make_stack: StackFactory, engine: AsyncEngine) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="300")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="300")
     connection = await connect(stack.env["AMQP_URL"], name="fault-test")
     try:
         topology = await declare(await connection.channel())
@@ -94,15 +90,13 @@ async def test_duplicate_execute_message_trades_once(make_stack: StackFactory, e
     for events in streams.values():
         assert [e["status"] for e in events] == ["pending", "routing", "building", "submitted", "confirmed"]
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
-    result = await reconcile(engine, ids)
-    assert result.clean, result
-    assert result.by_status == {"confirmed": 3}
+    await assert_all_confirmed(engine, ids)
 
 
 async def test_notifier_killed_client_resumes_with_after_seq_and_sees_each_seq_once(
     make_stack: StackFactory,
 ) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="2000-2500")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="2000-2500")
     [order_id] = await submit(stack.api, 1)
     seen: list[dict[str, object]] = []
     async with websockets.connect(f"{stack.ws}/api/orders/ws?orderId={order_id}") as ws:
@@ -111,7 +105,7 @@ async def test_notifier_killed_client_resumes_with_after_seq_and_sees_each_seq_o
             seen.append(await next_frame(ws))
         stack.services["notifier"].stop(signal.SIGKILL)
         await read_until_closed(ws, within=10)
-    replacement = make_stack.add(stack, "notifier", key="second-notifier")
+    replacement = await make_stack.add(stack, "notifier", key="second-notifier")
     ws_base = replacement.url.replace("http://", "ws://")
     rest, code = await follow(ws_base, str(order_id), after_seq=int(str(seen[-1]["seq"])))
     events = seen + rest[1:]
@@ -121,7 +115,7 @@ async def test_notifier_killed_client_resumes_with_after_seq_and_sees_each_seq_o
 
 
 async def test_sigterm_on_the_notifier_closes_sockets_with_1001(make_stack: StackFactory) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="5000")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="5-10", VENUE_EXECUTE_LATENCY_MS="5000")
     [order_id] = await submit(stack.api, 1)
     async with websockets.connect(f"{stack.ws}/api/orders/ws?orderId={order_id}") as ws:
         await next_frame(ws)
@@ -133,8 +127,8 @@ async def test_sigterm_on_the_notifier_closes_sockets_with_1001(make_stack: Stac
 
 
 async def test_every_subscriber_on_every_notifier_replica_gets_every_event(make_stack: StackFactory) -> None:
-    stack = make_stack(VENUE_QUOTE_LATENCY_MS="20-40", VENUE_EXECUTE_LATENCY_MS="300-500")
-    second = make_stack.add(stack, "notifier", key="second-notifier")
+    stack = await make_stack(VENUE_QUOTE_LATENCY_MS="20-40", VENUE_EXECUTE_LATENCY_MS="300-500")
+    second = await make_stack.add(stack, "notifier", key="second-notifier")
     bases = [stack.ws, second.url.replace("http://", "ws://")]
     [order_id] = await submit(stack.api, 1)
     results = await asyncio.gather(*(follow(base, str(order_id)) for base in bases for _ in range(3)))
@@ -144,7 +138,7 @@ async def test_every_subscriber_on_every_notifier_replica_gets_every_event(make_
 
 
 async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFactory) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         VENUE_QUOTE_LATENCY_MS="0",
         VENUE_EXECUTE_LATENCY_MS="0",
         WS_SEND_QUEUE="16",
@@ -198,7 +192,7 @@ async def test_client_that_does_not_read_is_closed_with_1013(make_stack: StackFa
 async def test_sweeper_hands_a_stuck_order_to_a_worker_again(
     make_stack: StackFactory, engine: AsyncEngine
 ) -> None:
-    stack = make_stack(
+    stack = await make_stack(
         STUCK_AFTER_S="1", SWEEP_INTERVAL_S="0.2", VENUE_QUOTE_LATENCY_MS="0", VENUE_EXECUTE_LATENCY_MS="0"
     )
     # An order marked as published whose message never reached the queue: only the sweeper can save it.

@@ -12,22 +12,19 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractRobustConnection
 
-from orders_shared.amqp import connect
 from orders_shared.contracts import OrderEvent
 from orders_shared.status import Status
 from orders_shared.topology import declare
 from orders_worker.doorbell import Doorbell
-from tests.support.infra import throwaway_vhost
+from tests.support.infra import vhost_connection
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def connection() -> AsyncIterator[AbstractRobustConnection]:
-    with throwaway_vhost("orders-doorbell") as url:
-        conn = await connect(url, name="doorbell-tests")
+    async with vhost_connection("orders-doorbell", "doorbell-tests") as conn:
         yield conn
-        await conn.close()
 
 
 def _event(order_id: uuid.UUID, seq: int, status: Status, **fields: object) -> OrderEvent:

@@ -18,16 +18,19 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import Database
 from orders_shared.decision import Decision, decide
 from orders_shared.errors import SlippageExceeded
+from orders_shared.metrics import create_metrics
 from orders_shared.models import executions_table, orders_table, pools_table
-from orders_shared.pools import dump
+from orders_shared.pools import ParsedPools, dump
 from orders_shared.status import Status
 from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools
 from orders_venues.tokens import Token, find_token
+from orders_worker.app import venue_latency
 from orders_worker.landing import Lander, Landing
-from orders_worker.repository import ParsedPools
+from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
 from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
@@ -95,17 +98,19 @@ def announced() -> list[list[OrderEvent]]:
 
 @pytest.fixture
 def lander(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    db: Database,
     database_url: str,
     amqp_url: str,
     announced: list[list[OrderEvent]],
 ) -> Lander:
-    """A worker's lander on the tests' pool, its announcements recorded instead of published."""
+    """A worker's lander on the tests' database, its announcements recorded instead of published."""
 
     async def announce(events: list[OrderEvent]) -> None:
         announced.append(events)
 
-    return Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url), announce)
+    settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url)
+    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+    return Lander(res, announce)
 
 
 async def _submitted_orders(

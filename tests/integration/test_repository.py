@@ -21,20 +21,19 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import connection
 from orders_shared.errors import IllegalTransition
 from orders_shared.models import orders_table, pools_table
-from orders_shared.pools import PairState, dump
-from orders_shared.repository import fetch_order, read_events
+from orders_shared.pools import PairState, ParsedPools, dump
+from orders_shared.repository import fetch_order, read_events, read_pools
 from orders_shared.status import Status
 from orders_venues import PairPools
 from orders_venues.pools import default_pools
 from orders_worker.repository import (
     Confirmation,
     Ledger,
-    ParsedPools,
+    Locked,
     advance,
     confirm,
     find_execution,
     lock_orders,
-    read_pools,
 )
 from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
@@ -147,7 +146,7 @@ async def _submitted_order(engine: AsyncEngine, pool: Pool) -> tuple[uuid.UUID, 
 
 async def _land(
     pool: Pool, order_id: uuid.UUID, pair: str, expected_seq: int, amount_out: str, pools: str
-) -> tuple[dict[uuid.UUID, tuple[str, int]], dict[uuid.UUID, OrderEvent]]:
+) -> tuple[dict[uuid.UUID, Locked], dict[uuid.UUID, OrderEvent]]:
     confirmation = Confirmation(
         order_id=order_id,
         expected_seq=expected_seq,
@@ -179,8 +178,8 @@ async def test_a_swap_lands_once_with_the_confirmation(engine: AsyncEngine, pool
     # A second holder that also saw (submitted, 4) must not move the pools or write the ledger.
     held_later, second = await _land(pool, order_id, pair, 4, "999", "second")
     landed, state, order = await _landed(engine, pool, order_id, pair)
-    assert held == {order_id: ("submitted", 4)}
-    assert held_later == {order_id: ("confirmed", 5)}
+    assert held == {order_id: Locked(order_id, "submitted", 4)}
+    assert held_later == {order_id: Locked(order_id, "confirmed", 5)}
     assert [(e.seq, e.status, e.amount_out, e.tx_hash) for e in first.values()] == [
         (5, Status.CONFIRMED, Decimal("187.5"), f"sig-{order_id}")
     ]

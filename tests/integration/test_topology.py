@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 
-from orders_shared.amqp import connect, publish
+from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.topology import DEAD_KEY, DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_key
-from tests.support.infra import throwaway_vhost
+from tests.support.infra import vhost_connection
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,10 +22,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 @pytest_asyncio.fixture(loop_scope="session")
 async def connection() -> AsyncIterator[AbstractRobustConnection]:
     # A vhost of its own: these tests declare the topology with test-sized delays.
-    with throwaway_vhost("orders-topology") as url:
-        conn = await connect(url, name="topology-tests")
+    async with vhost_connection("orders-topology", "topology-tests") as conn:
         yield conn
-        await conn.close()
 
 
 async def _get(channel: AbstractChannel, queue: str, within: float = 10) -> ExecuteOrder:

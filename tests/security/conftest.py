@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
+import pytest_asyncio
 
 from tests.conftest import StackFactory
 from tests.support.services import BIN, Stack
@@ -14,10 +15,10 @@ from tests.support.services import BIN, Stack
 KeyMaker = Callable[..., tuple[str, str]]
 
 
-@pytest.fixture(scope="module")
-def secured(make_stack_module: StackFactory) -> Stack:
+@pytest_asyncio.fixture(scope="module")
+async def secured(make_stack_module: StackFactory) -> Stack:
     """api, worker and notifier with AUTH_REQUIRED and tight limits, on a database of their own."""
-    return make_stack_module(
+    return await make_stack_module(
         own_database=True,
         AUTH_REQUIRED="true",
         RATE_LIMIT_ORDERS_PER_S="1",

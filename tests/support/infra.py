@@ -6,13 +6,15 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import sqlalchemy as sa
+from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
+from orders_shared.amqp import connect
 from orders_shared.migrate import create_database, sqlalchemy_url, upgrade
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -52,3 +54,14 @@ def throwaway_vhost(prefix: str = "orders-test") -> Iterator[str]:
         yield f"{AMQP_BASE.rstrip('/')}/{vhost}"
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+@asynccontextmanager
+async def vhost_connection(prefix: str, name: str) -> AsyncIterator[AbstractRobustConnection]:
+    """A connection called ``name`` to a throwaway vhost of its own; closed, and the vhost deleted, after."""
+    with throwaway_vhost(prefix) as url:
+        connection = await connect(url, name=name)
+        try:
+            yield connection
+        finally:
+            await connection.close()

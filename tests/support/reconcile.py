@@ -77,3 +77,10 @@ async def reconcile(engine: AsyncEngine, order_ids: Sequence[uuid.UUID]) -> Reco
         if order.status != "confirmed" and executions[order_id]:
             result.executed_but_not_confirmed.append(order_id)
     return result
+
+
+async def assert_all_confirmed(engine: AsyncEngine, order_ids: Sequence[uuid.UUID]) -> None:
+    """Reconcile ``order_ids``: the run is clean and every one of them is confirmed."""
+    result = await reconcile(engine, order_ids)
+    assert result.clean, result
+    assert result.by_status == {"confirmed": len(order_ids)}, result.by_status

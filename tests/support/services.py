@@ -1,21 +1,29 @@
-"""The three services as real processes on free ports, as `make dev` runs them."""
+"""The three services as real processes on free ports, as `make dev` runs them.
+
+Async callers wait with `until_ready` and `started_stack`, which do not block the event loop; sync callers
+(sync fixtures, the soak's and the demo's set-up, the bench) with `wait_ready` and `running_stack`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 BIN = Path(sys.executable).parent
+PORT_VAR = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}
+POLL_S = 0.05  # readiness is polled: the process offers no event to await
 
 
 def free_port() -> int:
@@ -80,49 +88,83 @@ class Stack:
 
 
 def wait_ready(service: Service, timeout: float = 30) -> None:
-    """Block until the service's /readyz says 200 (or fail with its log)."""
+    """Block until the service's /readyz says 200 (or fail with its log). For sync callers only."""
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1) as client:
         while time.monotonic() < deadline:
-            if service.process.poll() is not None:
-                raise RuntimeError(
-                    f"{service.name} exited with {service.process.returncode}:\n{service.log()}"
-                )
-            try:
+            _check_running(service)
+            with contextlib.suppress(httpx.TransportError):
                 if client.get(f"{service.url}/readyz").status_code == 200:
                     return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # polling readiness: the process offers no event to await
-    raise TimeoutError(f"{service.name} not ready after {timeout}s:\n{service.log()}")
+            time.sleep(POLL_S)
+    raise _not_ready(service, timeout)
+
+
+async def until_ready(service: Service, within: float = 30) -> None:
+    """Return once the service's /readyz says 200 (or fail with its log), leaving the event loop free."""
+    try:
+        async with httpx.AsyncClient(timeout=1) as client, asyncio.timeout(within):
+            while True:
+                _check_running(service)
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{service.url}/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(POLL_S)
+    except TimeoutError:
+        raise _not_ready(service, within) from None
+
+
+def _check_running(service: Service) -> None:
+    if service.process.poll() is not None:
+        raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{service.log()}")
+
+
+def _not_ready(service: Service, timeout: float) -> TimeoutError:
+    return TimeoutError(f"{service.name} not ready after {timeout}s:\n{service.log()}")
 
 
 def start_service(name: str, env: Mapping[str, str], log_dir: Path) -> Service:
     """Start `orders-<name>` on a free port."""
     port = free_port()
-    port_var = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}[name]
     log_path = log_dir / f"{name}-{port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [str(BIN / f"orders-{name}")],
-            env={**os.environ, **env, port_var: str(port)},
+            env={**os.environ, **env, PORT_VAR[name]: str(port)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
     return Service(name, port, process, log_path)
 
 
+def _start_stack(env: Mapping[str, str], log_dir: Path, names: Iterable[str], stop: ExitStack) -> Stack:
+    """Start the services (``stop`` stops them), not waiting for them."""
+    stack = Stack(env=dict(env))
+    for name in names:
+        service = start_service(name, env, log_dir)
+        stack.services[name] = service
+        stop.callback(service.stop)
+    return stack
+
+
 @contextmanager
 def running_stack(
     env: Mapping[str, str], log_dir: Path, names: tuple[str, ...] = ("api", "worker", "notifier")
 ) -> Iterator[Stack]:
-    """Start the services, wait until each is ready, stop them all at the end."""
-    stack = Stack(env=dict(env))
+    """Start the services, wait until each is ready, stop them all at the end. For sync callers only."""
     with ExitStack() as stop:
-        for name in names:
-            service = start_service(name, env, log_dir)
-            stack.services[name] = service
-            stop.callback(service.stop)
+        stack = _start_stack(env, log_dir, names, stop)
         for service in stack.services.values():
             wait_ready(service)
+        yield stack
+
+
+@asynccontextmanager
+async def started_stack(
+    env: Mapping[str, str], log_dir: Path, names: tuple[str, ...] = ("api", "worker", "notifier")
+) -> AsyncIterator[Stack]:
+    """`running_stack` for async callers: the waits leave the event loop free."""
+    with ExitStack() as stop:
+        stack = _start_stack(env, log_dir, names, stop)
+        await asyncio.gather(*(until_ready(service) for service in stack.services.values()))
         yield stack

@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -141,87 +141,101 @@ async def _follow_json(client: OrdersClient, order_id: str, after_seq: int) -> i
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
     async with OrdersClient(args.api, args.ws, api_key=args.api_key) as client:
-        if args.command == "submit":
-            accepted = await client.submit(
-                args.token_in,
-                args.token_out,
-                args.amount,
-                slippage_bps=args.slippage_bps,
-                idempotency_key=args.idempotency_key,
-            )
-            if args.json:
-                _json_line({"orderId": accepted.order_id, "ignoredFields": accepted.ignored_fields})
-                return await _follow_json(client, accepted.order_id, 0) if args.follow else 0
-            verb = "already submitted as" if accepted.replayed else "accepted:"
-            console.print(
-                f"{args.token_in} → {args.token_out} {args.amount} {verb} [bold]{accepted.order_id}"
-            )
-            if accepted.ignored_fields:
-                console.print(f"[yellow]ignored fields: {', '.join(accepted.ignored_fields)}")
-            if not args.follow:
-                return 0
-            title = f"{display.short_id(accepted.order_id)}  {args.token_in} → {args.token_out} {args.amount}"
-            return await _follow(client, console, accepted.order_id, 0, title)
+        return await _COMMANDS[args.command](client, args, console)
 
-        if args.command == "follow":
-            if args.json:
-                return await _follow_json(client, args.order_id, args.after_seq)
-            return await _follow(client, console, args.order_id, args.after_seq, args.order_id)
 
-        if args.command == "quote":
-            quote = await client.quote(
-                args.token_in, args.token_out, args.amount, slippage_bps=args.slippage_bps
-            )
-            if args.json:
-                _json_line(quote.raw)
-                return 0
-            console.print(f"[bold]{quote.token_in} → {quote.token_out} {display.amount(quote.amount_in)}")
-            console.print(display.quotes_table(quote.quotes, quote.token_out, _best_single(quote.route)))
-            console.print(
-                f"route: [bold]{display.route(quote.dex_chosen, quote.route)}[/]  "
-                f"expected {display.amount(quote.expected_amount_out)}, "
-                f"at least {display.amount(quote.min_amount_out)} (slippage {quote.slippage_bps} bps)"
-            )
-            return 0
-
-        if args.command == "get":
-            order = await client.get(args.order_id)
-            if args.json:
-                _json_line(order.raw)
-                return 0
-            console.print(
-                Text.assemble(
-                    (order.order_id, "bold"),
-                    f"  {order.token_in} → {order.token_out} {display.amount(order.amount_in)}  ",
-                    display.status(order.status),
-                )
-            )
-            console.print(display.timeline(order.events))
-            if order.failure_code:
-                console.print(f"[red]{order.failure_code}: {order.failure_reason}")
-            return 0
-
-        page = await client.list(status=args.status, limit=args.limit, cursor=args.cursor)
-        if args.json:
-            _json_line(page.raw)
-            return 0
-        table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
-        table.add_column("order", no_wrap=True, min_width=36)
-        for name in ("pair", "amount in", "status", "amount out", "venue"):
-            table.add_column(name, no_wrap=True, justify="right" if name.startswith("amount") else "left")
-        for o in page.orders:
-            table.add_row(
-                o.order_id,
-                f"{o.token_in}→{o.token_out}",
-                display.amount(o.amount_in),
-                display.status(o.status),
-                display.amount(o.amount_out),
-                o.dex_chosen or "—",
-            )
-        console.print(table)
-        if page.next_cursor:
-            console.print(f"more: orders list --cursor {page.next_cursor}")
+async def _submit(client: OrdersClient, args: argparse.Namespace, console: Console) -> int:
+    accepted = await client.submit(
+        args.token_in,
+        args.token_out,
+        args.amount,
+        slippage_bps=args.slippage_bps,
+        idempotency_key=args.idempotency_key,
+    )
+    if args.json:
+        _json_line({"orderId": accepted.order_id, "ignoredFields": accepted.ignored_fields})
+        return await _follow_json(client, accepted.order_id, 0) if args.follow else 0
+    verb = "already submitted as" if accepted.replayed else "accepted:"
+    console.print(f"{args.token_in} → {args.token_out} {args.amount} {verb} [bold]{accepted.order_id}")
+    if accepted.ignored_fields:
+        console.print(f"[yellow]ignored fields: {', '.join(accepted.ignored_fields)}")
+    if not args.follow:
         return 0
+    title = f"{display.short_id(accepted.order_id)}  {args.token_in} → {args.token_out} {args.amount}"
+    return await _follow(client, console, accepted.order_id, 0, title)
+
+
+async def _follow_command(client: OrdersClient, args: argparse.Namespace, console: Console) -> int:
+    if args.json:
+        return await _follow_json(client, args.order_id, args.after_seq)
+    return await _follow(client, console, args.order_id, args.after_seq, args.order_id)
+
+
+async def _quote(client: OrdersClient, args: argparse.Namespace, console: Console) -> int:
+    quote = await client.quote(args.token_in, args.token_out, args.amount, slippage_bps=args.slippage_bps)
+    if args.json:
+        _json_line(quote.raw)
+        return 0
+    console.print(f"[bold]{quote.token_in} → {quote.token_out} {display.amount(quote.amount_in)}")
+    console.print(display.quotes_table(quote.quotes, quote.token_out, _best_single(quote.route)))
+    console.print(
+        f"route: [bold]{display.route(quote.dex_chosen, quote.route)}[/]  "
+        f"expected {display.amount(quote.expected_amount_out)}, "
+        f"at least {display.amount(quote.min_amount_out)} (slippage {quote.slippage_bps} bps)"
+    )
+    return 0
+
+
+async def _get(client: OrdersClient, args: argparse.Namespace, console: Console) -> int:
+    order = await client.get(args.order_id)
+    if args.json:
+        _json_line(order.raw)
+        return 0
+    console.print(
+        Text.assemble(
+            (order.order_id, "bold"),
+            f"  {order.token_in} → {order.token_out} {display.amount(order.amount_in)}  ",
+            display.status(order.status),
+        )
+    )
+    console.print(display.timeline(order.events))
+    if order.failure_code:
+        console.print(f"[red]{order.failure_code}: {order.failure_reason}")
+    return 0
+
+
+async def _list(client: OrdersClient, args: argparse.Namespace, console: Console) -> int:
+    page = await client.list(status=args.status, limit=args.limit, cursor=args.cursor)
+    if args.json:
+        _json_line(page.raw)
+        return 0
+    table = Table(box=None, padding=(0, 2, 0, 0), header_style="bold")
+    table.add_column("order", no_wrap=True, min_width=36)
+    for name in ("pair", "amount in", "status", "amount out", "venue"):
+        table.add_column(name, no_wrap=True, justify="right" if name.startswith("amount") else "left")
+    for o in page.orders:
+        table.add_row(
+            o.order_id,
+            f"{o.token_in}→{o.token_out}",
+            display.amount(o.amount_in),
+            display.status(o.status),
+            display.amount(o.amount_out),
+            o.dex_chosen or "—",
+        )
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"more: orders list --cursor {page.next_cursor}")
+    return 0
+
+
+_Command = Callable[[OrdersClient, argparse.Namespace, Console], Awaitable[int]]
+_COMMANDS: dict[str, _Command] = {
+    "submit": _submit,
+    "follow": _follow_command,
+    "quote": _quote,
+    "get": _get,
+    "list": _list,
+}
 
 
 def _best_single(route: Sequence[RouteLeg]) -> str | None:
