@@ -8,13 +8,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.contracts import OrderEvent
@@ -113,23 +110,21 @@ def lander(
     return Lander(res, announce)
 
 
-async def _submitted_orders(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], count: int
-) -> list[uuid.UUID]:
+async def _submitted_orders(engine: AsyncEngine, db: Database, count: int) -> list[uuid.UUID]:
     orders = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(count)]
     for order_id in orders:
-        await to_submitted(pool, order_id)
+        await to_submitted(db, order_id)
     return orders
 
 
 async def test_queued_swaps_land_together_each_once(
     engine: AsyncEngine,
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    db: Database,
     pair: OwnPair,
     lander: Lander,
     announced: list[list[OrderEvent]],
 ) -> None:
-    orders = await _submitted_orders(engine, pool, 20)
+    orders = await _submitted_orders(engine, db, 20)
     decision = pair.decision()
     # The last order asks for more than any swap can pay: it fails alone, the others still land.
     greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
@@ -165,9 +160,9 @@ async def test_queued_swaps_land_together_each_once(
 
 
 async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], pair: OwnPair, lander: Lander
+    engine: AsyncEngine, db: Database, pair: OwnPair, lander: Lander
 ) -> None:
-    first, cancelled, last = await _submitted_orders(engine, pool, 3)
+    first, cancelled, last = await _submitted_orders(engine, db, 3)
     decision = pair.decision()
 
     async with engine.connect() as blocker:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_notifier.repository import read_snapshots
@@ -17,15 +14,14 @@ from tests.support.orders import new_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
 CLIENT = "snapshot-tests"
 
 
 async def test_each_follow_gets_its_own_snapshot_in_the_order_asked(
-    engine: AsyncEngine, pool: Pool, db: Database
+    engine: AsyncEngine, db: Database
 ) -> None:
     submitted, pending = await new_order(engine, CLIENT), await new_order(engine, CLIENT)
-    await to_submitted(pool, submitted)
+    await to_submitted(db, submitted)
     someone_elses = await new_order(engine, "another-client")
     follows = [
         (submitted, 0),
@@ -54,11 +50,11 @@ async def test_each_follow_gets_its_own_snapshot_in_the_order_asked(
 
 
 async def test_resync_reads_every_order_after_its_own_seq_as_one_by_one(
-    engine: AsyncEngine, pool: Pool, db: Database
+    engine: AsyncEngine, db: Database
 ) -> None:
     first, second = await new_order(engine, CLIENT), await new_order(engine, CLIENT)
-    await to_submitted(pool, first)
-    await to_submitted(pool, second)
+    await to_submitted(db, first)
+    await to_submitted(db, second)
     wanted = [(first, 3), (second, 0), (uuid.uuid4(), 0), (first, 4)]
     async with db.connection() as pg:
         together = await events_after(pg, wanted)

@@ -5,15 +5,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import NewOrder, insert_orders
-from orders_shared.db import connection
+from orders_shared.db import Database
 from orders_shared.models import orders_table
 from orders_shared.status import Status
 from orders_worker.repository import advance
@@ -54,8 +51,8 @@ async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decim
     return order_id
 
 
-async def to_submitted(pool: AsyncConnectionPool[AsyncConnection[Any]], order_id: uuid.UUID) -> None:
+async def to_submitted(db: Database, order_id: uuid.UUID) -> None:
     """Move a pending order to (submitted, 4), one compare-and-set step at a time."""
-    async with connection(pool) as pg:
+    async with db.connection() as pg:
         for seq, (expected, new) in enumerate(itertools.pairwise(TO_SUBMITTED), start=1):
             assert await advance(pg, order_id, expected=expected, expected_seq=seq, new=new, detail={})
