@@ -24,9 +24,8 @@ import httpx
 import sqlalchemy as sa
 import websockets
 
-from orders_shared.db import create_engine
 from orders_shared.models import events_table, orders_table
-from tests.support.infra import throwaway_database, throwaway_vhost
+from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
 from tests.support.reconcile import Reconciliation, reconcile
 from tests.support.services import Service, Stack, start_service, started_stack, until_ready
 
@@ -185,7 +184,7 @@ async def run_orders(env: dict[str, str], log_dir: Path, orders: int, deadline_s
 
 async def _stored(database_url: str, ids: list[uuid.UUID]) -> tuple[Reconciliation, dict[str, int], int]:
     """What Postgres holds: the reconciliation of ``ids``, failed orders by code, and events stored."""
-    engine = create_engine(database_url, pool_size=2)
+    engine = reader_engine(database_url)
     try:
         result = await reconcile(engine, ids)
         async with engine.connect() as conn:

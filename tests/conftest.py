@@ -13,8 +13,7 @@ import pytest_asyncio
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared.db import create_engine
-from tests.support.infra import throwaway_database, throwaway_vhost
+from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
 from tests.support.services import Service, Stack, running_stack, start_service, until_ready
 
 # Properties are what the hypothesis tests check, not speed: a per-example deadline would only make them
@@ -51,7 +50,7 @@ def amqp_url() -> Iterator[str]:
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on this run's database."""
-    engine = create_engine(database_url, pool_size=5, application_name="orders-tests")
+    engine = reader_engine(database_url, pool_size=5)
     yield engine
     await engine.dispose()
 

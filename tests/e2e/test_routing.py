@@ -11,9 +11,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from orders_shared.db import create_engine
 from orders_shared.models import executions_table
 from tests.conftest import StackFactory
+from tests.support.infra import reader_engine
 from tests.support.services import Stack
 from tests.support.streams import follow
 
@@ -136,7 +136,7 @@ async def test_zero_slippage_orders_racing_on_one_pool_fail_with_slippage_exceed
         assert order["attempt"] == 1
         assert "below the minimum" in order["failureReason"]
         assert order["events"][-1]["errorCode"] == "SLIPPAGE_EXCEEDED"
-    engine = create_engine(stack.env["DATABASE_URL"], pool_size=1)
+    engine = reader_engine(stack.env["DATABASE_URL"], pool_size=1)
     try:
         async with engine.connect() as conn:
             executed = set((await conn.execute(sa.select(executions_table.c.order_id))).scalars().all())

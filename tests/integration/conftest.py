@@ -1,22 +1,19 @@
-"""Fixtures of the integration tests: a psycopg pool like the worker's and notifier's; a database and a
+"""Fixtures of the integration tests: the Database the services use; a database and a
 vhost of a module's own, for tests of what acts on every row or message it finds (relay, sweeper)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractChannel
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.amqp import connect
-from orders_shared.db import Database, create_engine, create_pool
+from orders_shared.db import Database
 from orders_shared.topology import declare
-from tests.support.infra import throwaway_database, throwaway_vhost
+from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
 
 
 def _module(request: pytest.FixtureRequest) -> str:
@@ -33,7 +30,7 @@ def own_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def own_engine(own_database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     """An engine on the module's own database."""
-    engine = create_engine(own_database_url, pool_size=4, application_name=f"{_module(request)}-tests")
+    engine = reader_engine(own_database_url, pool_size=4)
     yield engine
     await engine.dispose()
 
@@ -48,13 +45,6 @@ async def own_channel(request: pytest.FixtureRequest) -> AsyncIterator[AbstractC
         await declare(channel)
         yield channel
         await connection.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session", scope="session")
-async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConnection[Any]]]:
-    """Autocommit connections on this run's database, as the services' hot paths take them."""
-    async with create_pool(database_url, size=4, application_name="orders-tests") as pool:
-        yield pool
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")

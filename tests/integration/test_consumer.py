@@ -7,41 +7,38 @@ failure path runs every time. What is asserted is what the broker and Postgres h
 
 from __future__ import annotations
 
-import random
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import aio_pika
 import pytest
 import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
+from structlog.typing import EventDict, WrappedLogger
 
-from orders_api.repository import fetch_events, fetch_order
 from orders_shared.amqp import connect, publish
 from orders_shared.contracts import Contract, ExecuteOrder, ExecuteOrders
+from orders_shared.db import Database
 from orders_shared.metrics import Metrics, create_metrics
-from orders_shared.topology import DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, declare, retry_queue
+from orders_shared.pools import ParsedPools
+from orders_shared.repository import fetch_order
+from orders_shared.repository import read_events as fetch_events
+from orders_shared.topology import DEAD_KEY, DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, retry_queue
+from orders_worker.app import build_consumer, venue_latency
 from orders_worker.consumer import Consumer
-from orders_worker.doorbell import Doorbell
-from orders_worker.pipeline import Pipeline
-from orders_worker.repository import ParsedPools
-from orders_worker.route_finder import RouteFinder
+from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
-from orders_worker.venues.simulated import VenueLatency
 from tests.support.infra import throwaway_vhost
 from tests.support.locks import until_waiting
 from tests.support.orders import new_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
 CLIENT = "consumer-tests"
 WAIT_S = 15.0
 # A retry waits this long in its delay queue: the test reads it there before it could come back.
@@ -95,31 +92,29 @@ class Worker:
 
 @asynccontextmanager
 async def running_worker(
-    pool: Pool, database_url: str, *, max_attempts: int = 3, delivery_limit: int = 5
+    db: Database, database_url: str, *, max_attempts: int = 3, delivery_limit: int = 5
 ) -> AsyncIterator[tuple[Worker, AbstractRobustConnection]]:
-    """A vhost of its own, the topology, and a started consumer whose venues always fail."""
+    """A vhost of its own, the topology, and a consumer built and started as the worker's lifespan does,
+    whose venues always fail."""
     with throwaway_vhost("orders-consumer") as amqp_url:
-        settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url, max_attempts=max_attempts)
+        settings = WorkerSettings(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            max_attempts=max_attempts,
+            amqp_delivery_limit=delivery_limit,
+            retry_base_delay_ms=RETRY_DELAY_MS,
+            worker_concurrency=4,
+            # Every quote fails at once: a retryable venue failure on each attempt.
+            venue_quote_latency_ms="0",
+            venue_execute_latency_ms="0",
+            venue_failure_rate=1.0,
+        )
+        metrics = create_metrics()
+        res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools())
         connection = await connect(amqp_url, name="consumer-tests-worker")
         test_connection = await connect(amqp_url, name="consumer-tests")
         try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.set_qos(prefetch_count=4)
-            topology = await declare(
-                channel, delivery_limit=delivery_limit, retry_base_delay_ms=RETRY_DELAY_MS
-            )
-            # Every quote fails at once: a retryable venue failure on each attempt.
-            latency = VenueLatency(
-                rng=random.Random(0), quote_latency_s=(0, 0), execute_latency_s=(0, 0), failure_rate=1.0
-            )
-            metrics = create_metrics()
-            parsed = ParsedPools()
-            route_finder = RouteFinder(pool, settings, latency, metrics, parsed)
-            doorbell = Doorbell(await connection.channel(publisher_confirms=False))
-            pipeline = Pipeline(pool, route_finder, latency, doorbell, metrics, settings, parsed)
-            consumer = Consumer(
-                topology.execute, topology.orders, pipeline, metrics, max_attempts, concurrency=4
-            )
+            consumer = await build_consumer(res, connection)
             test_channel = await test_connection.channel()
             await consumer.start()
             try:
@@ -167,33 +162,33 @@ def _dead_lettered_by_broker(message: AbstractIncomingMessage) -> str | None:
 
 
 async def test_retryable_failure_publishes_the_next_attempt_and_acks(
-    engine: AsyncEngine, pool: Pool, database_url: str
+    engine: AsyncEngine, db: Database, database_url: str
 ) -> None:
     order_id = await new_order(engine, CLIENT)
-    async with running_worker(pool, database_url) as (worker, connection):
+    async with running_worker(db, database_url) as (worker, connection):
         await worker.send(ExecuteOrder(order_id=order_id, attempt=1))
         retry = await worker.next_on(retry_queue(1))
         assert ExecuteOrder.model_validate_json(retry.body) == ExecuteOrder(order_id=order_id, attempt=2)
         assert await worker.stop_and_count_left(connection) == 0
         assert worker.count("order_retries", reason="VENUE_UNAVAILABLE") == 1
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         order = await fetch_order(conn, order_id)
     assert order is not None
     assert order.status == "pending"  # a retry is not a failure
 
 
 async def test_last_attempt_fails_the_order_and_dead_letters_it(
-    engine: AsyncEngine, pool: Pool, database_url: str
+    engine: AsyncEngine, db: Database, database_url: str
 ) -> None:
     order_id = await new_order(engine, CLIENT)
-    async with running_worker(pool, database_url, max_attempts=3) as (worker, connection):
+    async with running_worker(db, database_url, max_attempts=3) as (worker, connection):
         await worker.send(ExecuteOrder(order_id=order_id, attempt=3))
         dead = await worker.next_on(DEAD_QUEUE)
         assert ExecuteOrder.model_validate_json(dead.body) == ExecuteOrder(order_id=order_id, attempt=3)
         assert _dead_lettered_by_broker(dead) is None  # published by the consumer, after storing the failure
         assert await worker.stop_and_count_left(connection) == 0
         assert worker.count("order_dead_letters") == 1
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         order = await fetch_order(conn, order_id)
         events = await fetch_events(conn, order_id)
     assert order is not None
@@ -203,12 +198,12 @@ async def test_last_attempt_fails_the_order_and_dead_letters_it(
 
 
 async def test_message_whose_failure_cannot_be_stored_is_requeued_not_held(
-    engine: AsyncEngine, pool: Pool, database_url: str
+    engine: AsyncEngine, db: Database, database_url: str
 ) -> None:
     order_id = await new_order(engine, CLIENT)
     async with (
         refusing_updates(engine, order_id),
-        running_worker(pool, database_url, max_attempts=1, delivery_limit=1) as (worker, connection),
+        running_worker(db, database_url, max_attempts=1, delivery_limit=1) as (worker, connection),
     ):
         with capture_logs() as logs:
             await worker.send(ExecuteOrder(order_id=order_id, attempt=1))
@@ -225,14 +220,64 @@ async def test_message_whose_failure_cannot_be_stored_is_requeued_not_held(
     assert len(handling_failed) >= 2
     assert all(entry["log_level"] == "error" and entry["exc_info"] for entry in handling_failed)
     assert not [entry for entry in logs if entry["event"] == "message_requeue_failed"]
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         order = await fetch_order(conn, order_id)
     assert order is not None
     assert order.status == "pending"
 
 
-async def test_malformed_message_is_rejected_to_the_dead_letter_queue(pool: Pool, database_url: str) -> None:
-    async with running_worker(pool, database_url) as (worker, connection):
+@asynccontextmanager
+async def refusing_dead_letters(worker: Worker) -> AsyncIterator[None]:
+    """A full queue bound to the dead letters' key that refuses what comes (reject-publish): the broker
+    nacks every dead letter the consumer publishes, so its publish raises."""
+    exchange = await worker.test_channel.get_exchange("orders", ensure=False)
+    refusing = await worker.test_channel.declare_queue(
+        f"refuse-dead-{uuid.uuid4().hex[:8]}",
+        arguments={"x-queue-type": "classic", "x-max-length": 0, "x-overflow": "reject-publish"},
+    )
+    await refusing.bind(exchange, DEAD_KEY)
+    try:
+        yield
+    finally:
+        await refusing.delete(if_unused=False, if_empty=False)
+
+
+async def test_message_whose_dead_letter_cannot_be_published_is_still_settled(
+    engine: AsyncEngine, db: Database, database_url: str
+) -> None:
+    order_id = await new_order(engine, CLIENT)
+    stale = asyncio.Event()
+
+    def on_stale(_: WrappedLogger, __: str, entry: EventDict) -> EventDict:
+        if entry["event"] == "message_stale":
+            stale.set()
+        return entry
+
+    async with running_worker(db, database_url, max_attempts=1) as (worker, connection):
+        async with refusing_dead_letters(worker):
+            with capture_logs(processors=[on_stale]) as logs:
+                await worker.send(ExecuteOrder(order_id=order_id, attempt=1))
+                # The failure is stored, its dead letter refused: the message goes back (nacked), and its
+                # redelivery finds the order failed and is acked as stale. Nothing is left held or queued.
+                await asyncio.wait_for(stale.wait(), timeout=WAIT_S)
+                assert await worker.stop_and_count_left(connection) == 0
+        assert worker.count("internal_errors", where="worker") == 1  # the handling: the venues' is theirs
+        assert worker.count("order_redeliveries") == 1
+        assert worker.count("order_dead_letters") == 0  # none was published
+    events = [entry["event"] for entry in logs]
+    assert events.index("order_failed") < events.index("message_handling_failed")
+    assert events.index("message_handling_failed") < events.index("message_stale")
+    assert not [entry for entry in logs if entry["event"] == "message_requeue_failed"]
+    async with db.connection() as conn:
+        order = await fetch_order(conn, order_id)
+    assert order is not None
+    assert (order.status, order.failure_reason) == ("failed", "no venue answered with a quote")
+
+
+async def test_malformed_message_is_rejected_to_the_dead_letter_queue(
+    db: Database, database_url: str
+) -> None:
+    async with running_worker(db, database_url) as (worker, connection):
         exchange = await worker.test_channel.get_exchange("orders", ensure=False)
         await exchange.publish(aio_pika.Message(b'{"orderId": "not-a-uuid"}'), routing_key=EXECUTE_KEY)
         dead = await worker.next_on(DEAD_QUEUE)
@@ -244,12 +289,12 @@ async def test_malformed_message_is_rejected_to_the_dead_letter_queue(pool: Pool
 
 
 async def test_batch_is_settled_only_when_every_order_of_it_is(
-    engine: AsyncEngine, pool: Pool, database_url: str
+    engine: AsyncEngine, db: Database, database_url: str
 ) -> None:
     refused, slow = await new_order(engine, CLIENT), await new_order(engine, CLIENT)
     async with (
         refusing_updates(engine, refused),
-        running_worker(pool, database_url, max_attempts=1, delivery_limit=1) as (worker, connection),
+        running_worker(db, database_url, max_attempts=1, delivery_limit=1) as (worker, connection),
         engine.connect() as locker,
     ):
         # Hold the slow order's row: its failure waits for this transaction, while the refused one's fails.
@@ -279,7 +324,7 @@ async def test_batch_is_settled_only_when_every_order_of_it_is(
     assert set(by_broker) == {None, "delivery_limit"}
     assert ExecuteOrder.model_validate_json(by_broker[None].body) == ExecuteOrder(order_id=slow, attempt=1)
     assert ExecuteOrders.model_validate_json(by_broker["delivery_limit"].body).order_ids == [refused, slow]
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         slow_order, refused_order = await fetch_order(conn, slow), await fetch_order(conn, refused)
     assert slow_order is not None
     assert refused_order is not None

@@ -15,16 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.websockets import WebSocketDisconnected, WebSocketState
 from structlog.testing import capture_logs
 
 from orders_notifier import protocol
-from orders_notifier.hub import Hub, Session, frame_text
+from orders_notifier.hub import Frame, Hub, Session, frame_text
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import connection, create_pool
+from orders_shared.db import Database
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.status import Status
 from orders_worker.repository import advance
@@ -32,7 +30,6 @@ from tests.support.orders import new_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
 CLIENT = "hub-tests"
 WAIT_S = 5
 
@@ -69,16 +66,17 @@ class MemorySocket:
         return await asyncio.wait_for(self.frames.get(), timeout=WAIT_S)
 
 
-def _session(hub: Hub, pool: Pool, metrics: Metrics, socket: MemorySocket) -> Session:
+def _session(hub: Hub, db: Database, metrics: Metrics, socket: MemorySocket) -> Session:
     """A multi-order socket's session, as `routes.order_stream` builds it."""
     session = Session(
         ws=socket,
         hub=hub,
-        pool=pool,
+        db=db,
         metrics=metrics,
         single=False,
         inbox=asyncio.Queue(maxsize=64),
         client=CLIENT,
+        max_subscriptions=500,
     )
     hub.sessions.add(session)
     return session
@@ -96,9 +94,9 @@ async def _writing(session: Session) -> AsyncIterator[asyncio.Task[None]]:
         session.hub.forget(session)
 
 
-async def _advance(pool: Pool, order_id: Any, seq: int, expected: Status, new: Status) -> OrderEvent:
+async def _advance(db: Database, order_id: Any, seq: int, expected: Status, new: Status) -> OrderEvent:
     """One worker step on the order: the event it commits, and would publish."""
-    async with connection(pool) as pg:
+    async with db.connection() as pg:
         event = await advance(pg, order_id, expected=expected, expected_seq=seq, new=new, detail={})
     assert event is not None
     return event
@@ -109,22 +107,22 @@ def _sent(metrics: Metrics) -> float | None:
 
 
 async def test_live_event_after_a_gap_is_preceded_by_the_missing_seqs_from_postgres_each_once(
-    engine: AsyncEngine, pool: Pool
+    engine: AsyncEngine, db: Database
 ) -> None:
     order_id = await new_order(engine, CLIENT)
     hub, metrics, socket = Hub(), create_metrics(), MemorySocket()
-    session = _session(hub, pool, metrics, socket)
+    session = _session(hub, db, metrics, socket)
     async with _writing(session):
         session.follow(order_id, after_seq=0)
         first = await socket.next_frame()
         assert (first["seq"], first["status"]) == (1, "pending")
 
-        routing = await _advance(pool, order_id, 1, Status.PENDING, Status.ROUTING)
-        building = await _advance(pool, order_id, 2, Status.ROUTING, Status.BUILDING)
+        routing = await _advance(db, order_id, 1, Status.PENDING, Status.ROUTING)
+        building = await _advance(db, order_id, 2, Status.ROUTING, Status.BUILDING)
         hub.dispatch(building)  # seq 2's doorbell was lost: the first live event is seq 3
         hub.dispatch(building)  # RabbitMQ brings it again
         hub.dispatch(routing)  # and seq 2 turns up late
-        submitted = await _advance(pool, order_id, 3, Status.BUILDING, Status.SUBMITTED)
+        submitted = await _advance(db, order_id, 3, Status.BUILDING, Status.SUBMITTED)
         hub.dispatch(submitted)
 
         # The inbox is first in, first out: once seq 4 is out, every earlier item has been handled.
@@ -142,18 +140,18 @@ async def test_live_event_after_a_gap_is_preceded_by_the_missing_seqs_from_postg
 
 
 async def test_live_event_queued_behind_the_follow_is_not_sent_again_after_the_snapshot(
-    engine: AsyncEngine, pool: Pool
+    engine: AsyncEngine, db: Database
 ) -> None:
     order_id = await new_order(engine, CLIENT)
-    routing = await _advance(pool, order_id, 1, Status.PENDING, Status.ROUTING)
+    routing = await _advance(db, order_id, 1, Status.PENDING, Status.ROUTING)
     hub, metrics, socket = Hub(), create_metrics(), MemorySocket()
-    session = _session(hub, pool, metrics, socket)
+    session = _session(hub, db, metrics, socket)
     # Registered with the hub before the snapshot is read, so seq 2 reaches the inbox behind the follow
     # and after the snapshot that already holds it.
     session.follow(order_id, after_seq=0)
     hub.dispatch(routing)
     async with _writing(session):
-        building = await _advance(pool, order_id, 2, Status.ROUTING, Status.BUILDING)
+        building = await _advance(db, order_id, 2, Status.ROUTING, Status.BUILDING)
         hub.dispatch(building)
         frames = [await socket.next_frame() for _ in range(3)]
     assert [(f["seq"], f["status"]) for f in frames] == [(1, "pending"), (2, "routing"), (3, "building")]
@@ -165,11 +163,11 @@ async def test_writer_that_fails_is_logged_counted_and_closes_the_socket_with_10
     engine: AsyncEngine, database_url: str
 ) -> None:
     order_id = await new_order(engine, CLIENT)
-    # A pool that is closed (as at shutdown) fails every read: the writer cannot send the snapshot.
-    async with create_pool(database_url, size=1, application_name="orders-tests") as closed_pool:
+    # A database that is closed (as at shutdown) fails every read: the writer cannot send the snapshot.
+    async with Database(database_url, size=1, application_name="orders-tests") as closed_db:
         pass
     hub, metrics, socket = Hub(), create_metrics(), MemorySocket()
-    session = _session(hub, closed_pool, metrics, socket)
+    session = _session(hub, closed_db, metrics, socket)
     with capture_logs() as logs:
         async with _writing(session) as writer:
             session.follow(order_id, after_seq=0)
@@ -184,17 +182,44 @@ async def test_writer_that_fails_is_logged_counted_and_closes_the_socket_with_10
     assert failure["order_ids"] == [str(order_id)]
 
 
-async def test_writer_stopped_by_a_closed_socket_reports_nothing(engine: AsyncEngine, pool: Pool) -> None:
+async def test_writer_stopped_by_a_closed_socket_reports_nothing(engine: AsyncEngine, db: Database) -> None:
     order_id = await new_order(engine, CLIENT)
     hub, metrics, socket = Hub(), create_metrics(), MemorySocket()
-    session = _session(hub, pool, metrics, socket)
+    session = _session(hub, db, metrics, socket)
     with capture_logs() as logs:
         async with _writing(session) as writer:
             session.follow(order_id, after_seq=0)
             await socket.next_frame()
             # The client is gone: the socket refuses the next frame, as Starlette's does.
             socket.application_state = WebSocketState.DISCONNECTED
-            hub.dispatch(await _advance(pool, order_id, 1, Status.PENDING, Status.ROUTING))
+            hub.dispatch(await _advance(db, order_id, 1, Status.PENDING, Status.ROUTING))
             await asyncio.wait_for(writer, timeout=WAIT_S)
     assert metrics.registry.get_sample_value("internal_errors_total", {"where": "notifier_writer"}) is None
     assert [entry for entry in logs if entry["log_level"] in {"error", "warning"}] == []
+
+
+class StuckSocket(MemorySocket):
+    """A client that never reads: a frame sent waits until the socket is closed, then fails."""
+
+    async def send_text(self, data: str) -> None:
+        """Wait for the close, as a send blocked on a full TCP window does, then refuse."""
+        self._ensure_open()
+        await asyncio.shield(self.closed)
+        self._ensure_open()
+
+
+async def test_client_too_slow_to_read_is_closed_with_1013_by_a_task_the_session_keeps(db: Database) -> None:
+    hub, metrics, socket = Hub(), create_metrics(), StuckSocket()
+    session = _session(hub, db, metrics, socket)
+    async with _writing(session) as writer:
+        # Queued before the writer first runs: the inbox (64) fills, and the next frame closes the socket.
+        for n in range(65):
+            session.offer(Frame(protocol.error(f"frame {n}")))
+        closer = session.closer
+        assert closer is not None
+        assert await asyncio.wait_for(socket.closed, timeout=WAIT_S) == protocol.TRY_AGAIN_LATER
+        await asyncio.wait_for(writer, timeout=WAIT_S)  # its send failed on the closed socket: it ended
+        await asyncio.wait_for(session.closed(), timeout=WAIT_S)
+    assert closer.done()
+    assert closer.exception() is None
+    assert metrics.registry.get_sample_value("ws_slow_consumer_closes_total") == 1

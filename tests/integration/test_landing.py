@@ -8,26 +8,26 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.contracts import OrderEvent
+from orders_shared.db import Database
 from orders_shared.decision import Decision, decide
 from orders_shared.errors import SlippageExceeded
+from orders_shared.metrics import create_metrics
 from orders_shared.models import executions_table, orders_table, pools_table
-from orders_shared.pools import dump
+from orders_shared.pools import ParsedPools, dump
 from orders_shared.status import Status
 from orders_venues import PairPools, Side
 from orders_venues.pools import default_pools
 from orders_venues.tokens import Token, find_token
+from orders_worker.app import venue_latency
 from orders_worker.landing import Lander, Landing
-from orders_worker.repository import ParsedPools
+from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
 from tests.support.locks import until_waiting
 from tests.support.orders import new_order, to_submitted
@@ -95,36 +95,36 @@ def announced() -> list[list[OrderEvent]]:
 
 @pytest.fixture
 def lander(
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    db: Database,
     database_url: str,
     amqp_url: str,
     announced: list[list[OrderEvent]],
 ) -> Lander:
-    """A worker's lander on the tests' pool, its announcements recorded instead of published."""
+    """A worker's lander on the tests' database, its announcements recorded instead of published."""
 
     async def announce(events: list[OrderEvent]) -> None:
         announced.append(events)
 
-    return Lander(pool, ParsedPools(), WorkerSettings(database_url=database_url, amqp_url=amqp_url), announce)
+    settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url)
+    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+    return Lander(res, announce)
 
 
-async def _submitted_orders(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], count: int
-) -> list[uuid.UUID]:
+async def _submitted_orders(engine: AsyncEngine, db: Database, count: int) -> list[uuid.UUID]:
     orders = [await new_order(engine, "landing-tests", AMOUNT) for _ in range(count)]
     for order_id in orders:
-        await to_submitted(pool, order_id)
+        await to_submitted(db, order_id)
     return orders
 
 
 async def test_queued_swaps_land_together_each_once(
     engine: AsyncEngine,
-    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    db: Database,
     pair: OwnPair,
     lander: Lander,
     announced: list[list[OrderEvent]],
 ) -> None:
-    orders = await _submitted_orders(engine, pool, 20)
+    orders = await _submitted_orders(engine, db, 20)
     decision = pair.decision()
     # The last order asks for more than any swap can pay: it fails alone, the others still land.
     greedy = dataclasses.replace(decision, min_amount_out=decision.expected_out * 2)
@@ -160,9 +160,9 @@ async def test_queued_swaps_land_together_each_once(
 
 
 async def test_a_swap_cancelled_while_queued_is_withdrawn_not_landed_unannounced(
-    engine: AsyncEngine, pool: AsyncConnectionPool[AsyncConnection[Any]], pair: OwnPair, lander: Lander
+    engine: AsyncEngine, db: Database, pair: OwnPair, lander: Lander
 ) -> None:
-    first, cancelled, last = await _submitted_orders(engine, pool, 3)
+    first, cancelled, last = await _submitted_orders(engine, db, 3)
     decision = pair.decision()
 
     async with engine.connect() as blocker:

@@ -10,15 +10,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractQueue
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.ingest import OrderWriter
 from orders_api.outbox import ORDERS_PER_MESSAGE, ExecutePublisher
 from orders_shared.contracts import ExecuteOrders
+from orders_shared.db import Database
 from orders_shared.metrics import create_metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY
 from tests.support.orders import market_order
 
@@ -34,10 +32,11 @@ async def tap(own_channel: AbstractChannel) -> AbstractQueue:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def writer(engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
+async def writer(db: Database, own_channel: AbstractChannel) -> AsyncIterator[OrderWriter]:
     metrics = create_metrics()
     # One flusher: a write returns only after every batch before it was published and stamped.
-    writer = OrderWriter(engine, metrics, ExecutePublisher(engine, own_channel, metrics), flushers=1)
+    publisher = ExecutePublisher(db, own_channel, metrics)
+    writer = OrderWriter(db, metrics, publisher, max_batch=64, flushers=1)
     task = asyncio.create_task(writer.run())
     yield writer
     task.cancel()
@@ -59,16 +58,18 @@ async def _published(queue: AbstractQueue, count: int) -> list[uuid.UUID]:
     return got
 
 
-async def _unstamped(engine: AsyncEngine, ids: list[uuid.UUID]) -> int:
-    async with engine.connect() as conn:
-        query = sa.select(sa.func.count()).where(
-            orders_table.c.id.in_(ids), orders_table.c.enqueued_at.is_(None)
+async def _unstamped(db: Database, ids: list[uuid.UUID]) -> int:
+    async with db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FROM orders WHERE id = ANY(%s) AND enqueued_at IS NULL", (ids,)
         )
-        return int((await conn.execute(query)).scalar_one())
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 async def test_a_batch_is_published_and_stamped_right_after_its_commit(
-    engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
+    db: Database, writer: OrderWriter, tap: AbstractQueue
 ) -> None:
     client = f"publish-{uuid.uuid4()}"
     orders = [market_order(client) for _ in range(40)]
@@ -78,11 +79,11 @@ async def test_a_batch_is_published_and_stamped_right_after_its_commit(
     published = await _published(tap, 41)
     assert len(published) == len(set(published)) == 41
     assert set(published) >= {o.order_id for o in orders}
-    assert await _unstamped(engine, [o.order_id for o in orders]) == 0
+    assert await _unstamped(db, [o.order_id for o in orders]) == 0
 
 
 async def test_a_replayed_key_publishes_nothing_more(
-    engine: AsyncEngine, writer: OrderWriter, tap: AbstractQueue
+    db: Database, writer: OrderWriter, tap: AbstractQueue
 ) -> None:
     client, key = f"publish-{uuid.uuid4()}", f"key-{uuid.uuid4()}"
     first, replay = market_order(client, key=key), market_order(client, key=key)

@@ -16,16 +16,14 @@ from dataclasses import dataclass, field
 
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import insert_orders
 from orders_api.outbox import RELAY_AFTER_S, ExecutePublisher, OutboxRelay
+from orders_api.repository import insert_orders
 from orders_shared.contracts import ExecuteOrders
+from orders_shared.db import Database
 from orders_shared.metrics import Metrics, create_metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 from tests.support.orders import market_order
 
@@ -33,14 +31,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(own_engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+async def tap(own_db: Database, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
     """A queue of this test's own with a copy of every execute message; the test starts with no backlog."""
-    async with own_engine.begin() as conn:
-        await conn.execute(
-            sa.update(orders_table)
-            .where(orders_table.c.enqueued_at.is_(None))
-            .values(enqueued_at=sa.func.now())
-        )
+    async with own_db.connection() as conn:
+        await conn.execute("UPDATE orders SET enqueued_at = now() WHERE enqueued_at IS NULL")
     queue = await own_channel.declare_queue(exclusive=True)
     await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
     yield queue
@@ -57,7 +51,7 @@ def metrics(registry: CollectorRegistry) -> Metrics:
     return create_metrics(registry)
 
 
-async def _commit_unpublished(engine: AsyncEngine, count: int, *, age_s: float) -> list[uuid.UUID]:
+async def _commit_unpublished(db: Database, count: int, *, age_s: float) -> list[uuid.UUID]:
     """Commit ``count`` orders the way the api's writer does, but publish none.
 
     The newest was created ``age_s`` ago and each one before it a second earlier: oldest first is one order.
@@ -65,15 +59,12 @@ async def _commit_unpublished(engine: AsyncEngine, count: int, *, age_s: float) 
     client = f"relay-{uuid.uuid4()}"
     orders = [market_order(client) for _ in range(count)]
     ids = [o.order_id for o in orders]
-    async with engine.begin() as conn:
+    async with db.transaction() as conn:
         assert await insert_orders(conn, orders) == set(ids)
         for n, order_id in enumerate(ids):
             await conn.execute(
-                sa.update(orders_table)
-                .where(orders_table.c.id == order_id)
-                .values(
-                    created_at=sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, age_s + count - 1 - n)
-                )
+                "UPDATE orders SET created_at = now() - make_interval(secs => %s) WHERE id = %s",
+                (age_s + count - 1 - n, order_id),
             )
     return ids
 
@@ -87,46 +78,47 @@ async def _published(queue: AbstractQueue) -> list[uuid.UUID]:
     return got
 
 
-async def _unstamped(engine: AsyncEngine, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    async with engine.connect() as conn:
-        query = sa.select(orders_table.c.id).where(
-            orders_table.c.id.in_(ids), orders_table.c.enqueued_at.is_(None)
+async def _unstamped(db: Database, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    async with db.connection() as conn:
+        cur = await conn.execute(
+            "SELECT id FROM orders WHERE id = ANY(%s) AND enqueued_at IS NULL", (list(ids),)
         )
-        return set((await conn.execute(query)).scalars())
+        return {row[0] for row in await cur.fetchall()}
 
 
 def _relay(
-    engine: AsyncEngine, own_channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
+    db: Database, own_channel: AbstractChannel, metrics: Metrics, batch_size: int = 200
 ) -> OutboxRelay:
-    return OutboxRelay(engine, ExecutePublisher(engine, own_channel, metrics), metrics, batch_size=batch_size)
+    publisher = ExecutePublisher(db, own_channel, metrics)
+    return OutboxRelay(db, publisher, metrics, batch_size=batch_size)
 
 
 async def test_old_unstamped_orders_are_published_and_stamped(
-    own_engine: AsyncEngine,
+    own_db: Database,
     own_channel: AbstractChannel,
     tap: AbstractQueue,
     registry: CollectorRegistry,
     metrics: Metrics,
 ) -> None:
-    ids = await _commit_unpublished(own_engine, 20, age_s=RELAY_AFTER_S + 1)
+    ids = await _commit_unpublished(own_db, 20, age_s=RELAY_AFTER_S + 1)
 
-    assert await _relay(own_engine, own_channel, metrics).relay_once() == 20
+    assert await _relay(own_db, own_channel, metrics).relay_once() == 20
 
     published = await _published(tap)
     assert sorted(published) == sorted(ids)
-    assert await _unstamped(own_engine, ids) == set()
+    assert await _unstamped(own_db, ids) == set()
     assert registry.get_sample_value("outbox_published_total") == 20
 
 
 async def test_a_relay_takes_the_oldest_first_and_the_rest_next_time(
-    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_db: Database, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    ids = await _commit_unpublished(own_engine, 7, age_s=RELAY_AFTER_S + 1)  # oldest first
-    relay = _relay(own_engine, own_channel, metrics, batch_size=5)
+    ids = await _commit_unpublished(own_db, 7, age_s=RELAY_AFTER_S + 1)  # oldest first
+    relay = _relay(own_db, own_channel, metrics, batch_size=5)
 
     assert await relay.relay_once() == 5
     assert sorted(await _published(tap)) == sorted(ids[:5])
-    assert await _unstamped(own_engine, ids) == set(ids[5:])
+    assert await _unstamped(own_db, ids) == set(ids[5:])
 
     assert await relay.relay_once() == 2
     assert sorted(await _published(tap)) == sorted(ids[5:])
@@ -134,16 +126,16 @@ async def test_a_relay_takes_the_oldest_first_and_the_rest_next_time(
 
 
 async def test_orders_younger_than_relay_after_are_left_alone(
-    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_db: Database, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    old = await _commit_unpublished(own_engine, 3, age_s=RELAY_AFTER_S + 1)
+    old = await _commit_unpublished(own_db, 3, age_s=RELAY_AFTER_S + 1)
     # Young enough that their writer may still be publishing them: the relay must not race it.
-    young = await _commit_unpublished(own_engine, 3, age_s=0)
+    young = await _commit_unpublished(own_db, 3, age_s=0)
 
-    assert await _relay(own_engine, own_channel, metrics).relay_once() == 3
+    assert await _relay(own_db, own_channel, metrics).relay_once() == 3
 
     assert sorted(await _published(tap)) == sorted(old)
-    assert await _unstamped(own_engine, old + young) == set(young)
+    assert await _unstamped(own_db, old + young) == set(young)
 
 
 @dataclass
@@ -160,12 +152,12 @@ class _HeldPublisher(ExecutePublisher):
 
 
 async def test_two_relays_at_once_publish_each_order_once(
-    own_engine: AsyncEngine, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
+    own_db: Database, own_channel: AbstractChannel, tap: AbstractQueue, metrics: Metrics
 ) -> None:
-    ids = await _commit_unpublished(own_engine, 25, age_s=RELAY_AFTER_S + 1)
-    held = _HeldPublisher(own_engine, own_channel, metrics)
-    first = OutboxRelay(own_engine, held, metrics, batch_size=10)
-    second = _relay(own_engine, own_channel, metrics, batch_size=10)
+    ids = await _commit_unpublished(own_db, 25, age_s=RELAY_AFTER_S + 1)
+    held = _HeldPublisher(own_db, own_channel, metrics)
+    first = OutboxRelay(own_db, held, metrics, batch_size=10)
+    second = _relay(own_db, own_channel, metrics, batch_size=10)
 
     first_pass = asyncio.create_task(first.relay_once())
     try:
@@ -181,4 +173,4 @@ async def test_two_relays_at_once_publish_each_order_once(
     published = Counter(await _published(tap))
     assert set(published) == set(ids)
     assert max(published.values()) == 1
-    assert await _unstamped(own_engine, ids) == set()
+    assert await _unstamped(own_db, ids) == set()

@@ -17,16 +17,14 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, insert_orders
+from orders_api.repository import NewOrder, insert_orders
 from orders_api.sweeper import Sweeper
 from orders_shared.contracts import ExecuteOrder
+from orders_shared.db import Database
 from orders_shared.metrics import create_metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -35,10 +33,10 @@ STUCK_AFTER_S = 60.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(own_engine: AsyncEngine, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+async def tap(own_db: Database, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
     """A queue of this test's own with a copy of every execute message; the test starts with nothing stuck."""
-    async with own_engine.begin() as conn:
-        await conn.execute(sa.update(orders_table).values(status="confirmed"))
+    async with own_db.connection() as conn:
+        await conn.execute("UPDATE orders SET status = 'confirmed'")
     queue = await own_channel.declare_queue(exclusive=True)
     await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
     yield queue
@@ -51,15 +49,13 @@ def registry() -> CollectorRegistry:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def sweeper(
-    own_engine: AsyncEngine, own_channel: AbstractChannel, registry: CollectorRegistry
-) -> Sweeper:
+async def sweeper(own_db: Database, own_channel: AbstractChannel, registry: CollectorRegistry) -> Sweeper:
     exchange: AbstractExchange = await own_channel.get_exchange(ORDERS_EXCHANGE)
-    return Sweeper(own_engine, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
+    return Sweeper(own_db, exchange, create_metrics(registry), stuck_after_s=STUCK_AFTER_S)
 
 
 async def _order(
-    engine: AsyncEngine,
+    db: Database,
     *,
     status: str = "routing",
     attempt: int = 2,
@@ -76,18 +72,23 @@ async def _order(
         amount_in=Decimal("1.5"),
         slippage_bps=50,
     )
-    async with engine.begin() as conn:
+    async with db.transaction() as conn:
         assert await insert_orders(conn, [order]) == {order.order_id}
         await conn.execute(
-            sa.update(orders_table)
-            .where(orders_table.c.id == order.order_id)
-            .values(
-                status=status,
-                attempt=attempt,
-                last_seq=last_seq,
-                enqueued_at=sa.func.now() if enqueued else None,
-                updated_at=sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, idle_s),
-            )
+            """
+            UPDATE orders SET status = %(status)s, attempt = %(attempt)s, last_seq = %(last_seq)s,
+                enqueued_at = CASE WHEN %(enqueued)s THEN now() END,
+                updated_at = now() - make_interval(secs => %(idle_s)s)
+            WHERE id = %(id)s
+            """,
+            {
+                "status": status,
+                "attempt": attempt,
+                "last_seq": last_seq,
+                "enqueued": enqueued,
+                "idle_s": idle_s,
+                "id": order.order_id,
+            },
         )
     return order.order_id
 
@@ -100,17 +101,19 @@ async def _messages(queue: AbstractQueue) -> list[dict[str, Any]]:
     return got
 
 
-async def _updated_at(engine: AsyncEngine, order_id: uuid.UUID) -> datetime:
-    async with engine.connect() as conn:
-        query = sa.select(orders_table.c.updated_at).where(orders_table.c.id == order_id)
-        updated_at: datetime = (await conn.execute(query)).scalar_one()
+async def _updated_at(db: Database, order_id: uuid.UUID) -> datetime:
+    async with db.connection() as conn:
+        cur = await conn.execute("SELECT updated_at FROM orders WHERE id = %s", (order_id,))
+        row = await cur.fetchone()
+        assert row is not None
+        updated_at: datetime = row[0]
         return updated_at
 
 
 async def test_a_stuck_order_is_published_again_with_the_seq_it_was_stuck_at(
-    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue, registry: CollectorRegistry
+    sweeper: Sweeper, own_db: Database, tap: AbstractQueue, registry: CollectorRegistry
 ) -> None:
-    order_id = await _order(own_engine, status="submitted", attempt=2, last_seq=4, idle_s=STUCK_AFTER_S + 5)
+    order_id = await _order(own_db, status="submitted", attempt=2, last_seq=4, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
 
@@ -121,9 +124,9 @@ async def test_a_stuck_order_is_published_again_with_the_seq_it_was_stuck_at(
 
 
 async def test_a_stuck_order_is_not_published_again_until_it_is_stuck_again(
-    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue
+    sweeper: Sweeper, own_db: Database, tap: AbstractQueue
 ) -> None:
-    await _order(own_engine, idle_s=STUCK_AFTER_S + 5)
+    await _order(own_db, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
     assert await sweeper.sweep_once() == 0
@@ -131,9 +134,9 @@ async def test_a_stuck_order_is_not_published_again_until_it_is_stuck_again(
 
 
 async def test_a_stuck_order_never_attempted_is_handed_out_as_attempt_one(
-    sweeper: Sweeper, own_engine: AsyncEngine, tap: AbstractQueue
+    sweeper: Sweeper, own_db: Database, tap: AbstractQueue
 ) -> None:
-    order_id = await _order(own_engine, status="pending", attempt=0, last_seq=1, idle_s=STUCK_AFTER_S + 5)
+    order_id = await _order(own_db, status="pending", attempt=0, last_seq=1, idle_s=STUCK_AFTER_S + 5)
 
     assert await sweeper.sweep_once() == 1
 
@@ -152,17 +155,17 @@ async def test_a_stuck_order_never_attempted_is_handed_out_as_attempt_one(
 )
 async def test_only_the_stuck_order_is_published_again(
     sweeper: Sweeper,
-    own_engine: AsyncEngine,
+    own_db: Database,
     tap: AbstractQueue,
     status: str,
     idle_s: float,
     enqueued: bool,
 ) -> None:
-    left = await _order(own_engine, status=status, idle_s=idle_s, enqueued=enqueued)
-    stuck = await _order(own_engine, idle_s=STUCK_AFTER_S + 5)
-    left_updated_at = await _updated_at(own_engine, left)
+    left = await _order(own_db, status=status, idle_s=idle_s, enqueued=enqueued)
+    stuck = await _order(own_db, idle_s=STUCK_AFTER_S + 5)
+    left_updated_at = await _updated_at(own_db, left)
 
     assert await sweeper.sweep_once() == 1
 
     assert [ExecuteOrder.model_validate(wire).order_id for wire in await _messages(tap)] == [stuck]
-    assert await _updated_at(own_engine, left) == left_updated_at
+    assert await _updated_at(own_db, left) == left_updated_at

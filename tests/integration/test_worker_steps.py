@@ -5,20 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import fetch_events, fetch_order
-from orders_shared.db import connection
+from orders_shared.db import Database
 from orders_shared.errors import IllegalTransition
+from orders_shared.repository import fetch_order
+from orders_shared.repository import read_events as fetch_events
 from orders_shared.status import Status
 from orders_worker.repository import advance_through
 from tests.support.orders import new_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-Pool = AsyncConnectionPool[AsyncConnection[Any]]
 
 _TO_SUBMITTED: list[tuple[Status, dict[str, Any]]] = [
     (Status.ROUTING, {}),
@@ -28,10 +26,10 @@ _TO_SUBMITTED: list[tuple[Status, dict[str, Any]]] = [
 
 
 async def test_three_steps_append_three_gap_free_events_in_one_statement(
-    engine: AsyncEngine, pool: Pool
+    engine: AsyncEngine, db: Database
 ) -> None:
     order_id = await new_order(engine, "steps-tests")
-    async with connection(pool) as pg:
+    async with db.connection() as pg:
         events = await advance_through(
             pg,
             order_id,
@@ -47,7 +45,7 @@ async def test_three_steps_append_three_gap_free_events_in_one_statement(
         (3, Status.BUILDING, 1),
         (4, Status.SUBMITTED, 1),
     ]
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         order = await fetch_order(conn, order_id)
         stored = await fetch_events(conn, order_id)
     assert order is not None
@@ -57,9 +55,9 @@ async def test_three_steps_append_three_gap_free_events_in_one_statement(
     assert [e.seq for e in stored] == [1, 2, 3, 4]
 
 
-async def test_steps_from_a_stale_view_write_nothing(engine: AsyncEngine, pool: Pool) -> None:
+async def test_steps_from_a_stale_view_write_nothing(engine: AsyncEngine, db: Database) -> None:
     order_id = await new_order(engine, "steps-tests")
-    async with connection(pool) as pg:
+    async with db.connection() as pg:
         first = await advance_through(
             pg, order_id, expected=Status.PENDING, expected_seq=1, steps=_TO_SUBMITTED
         )
@@ -69,14 +67,14 @@ async def test_steps_from_a_stale_view_write_nothing(engine: AsyncEngine, pool: 
         )
     assert first is not None
     assert second is None
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1, 2, 3, 4]
 
 
-async def test_a_step_outside_the_table_is_refused_before_sql(engine: AsyncEngine, pool: Pool) -> None:
+async def test_a_step_outside_the_table_is_refused_before_sql(engine: AsyncEngine, db: Database) -> None:
     order_id = await new_order(engine, "steps-tests")
     with pytest.raises(IllegalTransition):
-        async with connection(pool) as pg:
+        async with db.connection() as pg:
             # pending → routing is legal, routing → submitted skips building: the whole write is refused.
             await advance_through(
                 pg,
@@ -85,7 +83,7 @@ async def test_a_step_outside_the_table_is_refused_before_sql(engine: AsyncEngin
                 expected_seq=1,
                 steps=[(Status.ROUTING, {}), (Status.SUBMITTED, {"txHash": "sig"})],
             )
-    async with engine.connect() as conn:
+    async with db.connection() as conn:
         order = await fetch_order(conn, order_id)
         assert [e.seq for e in await fetch_events(conn, order_id)] == [1]
     assert order is not None

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from orders_shared.amqp import connect
 from orders_shared.migrate import create_database, sqlalchemy_url, upgrade
@@ -65,3 +66,14 @@ async def vhost_connection(prefix: str, name: str) -> AsyncIterator[AbstractRobu
             yield connection
         finally:
             await connection.close()
+
+
+def reader_engine(database_url: str, *, pool_size: int = 2) -> AsyncEngine:
+    """A SQLAlchemy engine for tests and tools that read back what the services stored, by the schema's
+    tables (`orders_shared.models`); the services themselves reach Postgres through `Database`."""
+    return create_async_engine(
+        sqlalchemy_url(database_url),
+        pool_size=pool_size,
+        max_overflow=0,
+        connect_args={"application_name": "orders-tests", "connect_timeout": 3},
+    )

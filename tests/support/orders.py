@@ -5,15 +5,12 @@ from __future__ import annotations
 import itertools
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.ingest import NewOrder, insert_orders
-from orders_shared.db import connection
+from orders_api.repository import NewOrder, insert_orders
+from orders_shared.db import Database
 from orders_shared.models import orders_table
 from orders_shared.status import Status
 from orders_worker.repository import advance
@@ -44,15 +41,18 @@ async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decim
     """
     order_id = uuid.uuid4()
     async with engine.begin() as conn:
-        await insert_orders(conn, [NewOrder(order_id, client, "SOL", "USDC", amount_in, slippage_bps=50)])
+        # The api's statement runs on psycopg: this transaction's own driver connection.
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        await insert_orders(driver, [NewOrder(order_id, client, "SOL", "USDC", amount_in, slippage_bps=50)])
         await conn.execute(
             sa.update(orders_table).where(orders_table.c.id == order_id).values(enqueued_at=sa.func.now())
         )
     return order_id
 
 
-async def to_submitted(pool: AsyncConnectionPool[AsyncConnection[Any]], order_id: uuid.UUID) -> None:
+async def to_submitted(db: Database, order_id: uuid.UUID) -> None:
     """Move a pending order to (submitted, 4), one compare-and-set step at a time."""
-    async with connection(pool) as pg:
+    async with db.connection() as pg:
         for seq, (expected, new) in enumerate(itertools.pairwise(TO_SUBMITTED), start=1):
             assert await advance(pg, order_id, expected=expected, expected_seq=seq, new=new, detail={})

@@ -14,6 +14,15 @@ from pydantic.alias_generators import to_camel
 from orders_shared.status import Status
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+def omitted() -> Any:
+    """The default of a field that is left out of the wire form while it is None (its schema unchanged)."""
+    return Field(default=None, exclude_if=_is_none)
+
+
 class Contract(BaseModel):
     """Base of every message: camelCase on the wire, immutable, unknown fields ignored for forward compat."""
 
@@ -76,7 +85,8 @@ class RouteLeg(Contract):
 class OrderEvent(Contract):
     """One step of an order's life, as stored in `order_events` and sent to subscribers.
 
-    Only the fields of its status are set; the rest stay None and are left out on the wire.
+    Only the fields of its status are set; the rest stay None and are left out on the wire. The database row
+    is `orders_shared.models.OrderEventRow`; the api shows events as its own `EventView`.
     """
 
     v: Literal[1] = 1
@@ -85,16 +95,16 @@ class OrderEvent(Contract):
     status: Status
     at: datetime
     attempt: int = Field(default=0, ge=0)
-    quotes: list[VenueQuote] | None = None
-    dex_chosen: str | None = None
-    route: list[RouteLeg] | None = None
-    min_amount_out: Decimal | None = None
-    instructions: list[str] | None = None
-    tx_hash: str | None = None
-    executed_price: Decimal | None = None
-    amount_out: Decimal | None = None
-    error_code: str | None = None
-    error: str | None = None
+    quotes: list[VenueQuote] | None = omitted()
+    dex_chosen: str | None = omitted()
+    route: list[RouteLeg] | None = omitted()
+    min_amount_out: Decimal | None = omitted()
+    instructions: list[str] | None = omitted()
+    tx_hash: str | None = omitted()
+    executed_price: Decimal | None = omitted()
+    amount_out: Decimal | None = omitted()
+    error_code: str | None = omitted()
+    error: str | None = omitted()
 
     def detail(self) -> dict[str, Any]:
         """The status-specific fields, as kept in the `detail` column."""

@@ -21,6 +21,11 @@ def _ts(*, nullable: bool = False, default_now: bool = True) -> Any:
     )
 
 
+def _order_id() -> Any:
+    """The key of a row that belongs to one order and goes with it."""
+    return sa.Column(sa.Uuid, sa.ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+
+
 class OrderRow(SQLModel, table=True):
     """A row of `orders`: one order, as the read model shows it; `order_events` holds its history."""
 
@@ -78,9 +83,7 @@ class OrderEventRow(SQLModel, table=True):
 
     __tablename__ = "order_events"
 
-    order_id: uuid.UUID = Field(
-        sa_column=sa.Column(sa.Uuid, sa.ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
-    )
+    order_id: uuid.UUID = Field(sa_column=_order_id())
     seq: int = Field(sa_column=sa.Column(sa.Integer, primary_key=True, autoincrement=False))
     status: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     detail: dict[str, Any] = Field(
@@ -94,9 +97,7 @@ class ExecutionRow(SQLModel, table=True):
 
     __tablename__ = "executions"
 
-    order_id: uuid.UUID = Field(
-        sa_column=sa.Column(sa.Uuid, sa.ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
-    )
+    order_id: uuid.UUID = Field(sa_column=_order_id())
     signature: str = Field(sa_column=sa.Column(sa.Text, nullable=False, unique=True))
     venue: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     amount_in: Decimal = Field(sa_column=sa.Column(sa.Numeric, nullable=False))

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
 
 from aio_pika.abc import AbstractConnection
 from prometheus_client import CollectorRegistry
-from psycopg import AsyncConnection as Driver
-from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orders_shared.db import Database, connection
+from orders_shared.db import Database
 from orders_shared.metrics import render
 
 Check = Callable[[], Awaitable[bool]]
@@ -70,16 +67,3 @@ def probe_routes(checks: Callable[[], Mapping[str, Check]], registry: CollectorR
         Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
         Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
     ]
-
-
-# --- Kept until every service has moved to `Database` (issue 13); then deleted. ---
-
-
-def pool_check(pool: AsyncConnectionPool[Driver[Any]], timeout: float = 2.0) -> Check:
-    """Deprecated: use database_check."""
-
-    async def select_one() -> None:
-        async with connection(pool) as conn:
-            await conn.execute("SELECT 1")
-
-    return _answers(select_one, timeout)

@@ -77,6 +77,29 @@ def _check_curve(input_reserve: int, output_reserve: int) -> None:
         raise InvalidPool("both reserves of a CPMM pool must be positive")
 
 
+@dataclass(frozen=True, slots=True)
+class _Fees:
+    """A curve swap's trade fee (split into its protocol and fund shares) and creator fee."""
+
+    trade_fee: int
+    protocol_fee_rate: int
+    fund_fee_rate: int
+    creator_fee: int
+
+    def swap(self, input_amount: int, output_amount: int, into_curve: int, out_of_curve: int) -> CurveSwap:
+        """The swap with these fees."""
+        return CurveSwap(
+            input_amount=input_amount,
+            output_amount=output_amount,
+            trade_fee=self.trade_fee,
+            protocol_fee=share_of_fee(self.trade_fee, self.protocol_fee_rate),
+            fund_fee=share_of_fee(self.trade_fee, self.fund_fee_rate),
+            creator_fee=self.creator_fee,
+            input_to_curve=into_curve,
+            output_from_curve=out_of_curve,
+        )
+
+
 def swap_base_input(
     amount_in: int,
     input_reserve: int,
@@ -108,16 +131,8 @@ def swap_base_input(
     output_amount = swapped_out if creator_fee_on_input else swapped_out - creator_fee
     if output_amount <= 0:
         raise AmountTooSmall("the output rounds to zero")
-    return CurveSwap(
-        input_amount=amount_in,
-        output_amount=output_amount,
-        trade_fee=trade_fee,
-        protocol_fee=share_of_fee(trade_fee, protocol_fee_rate),
-        fund_fee=share_of_fee(trade_fee, fund_fee_rate),
-        creator_fee=creator_fee,
-        input_to_curve=net_in,
-        output_from_curve=swapped_out,
-    )
+    fees = _Fees(trade_fee, protocol_fee_rate, fund_fee_rate, creator_fee)
+    return fees.swap(amount_in, output_amount, net_in, swapped_out)
 
 
 def swap_base_output(
@@ -151,16 +166,8 @@ def swap_base_output(
         creator_fee = swapped_out - amount_out
     if input_amount > U64_MAX:
         raise AmountTooLarge("the required input exceeds a u64")
-    return CurveSwap(
-        input_amount=input_amount,
-        output_amount=amount_out,
-        trade_fee=trade_fee,
-        protocol_fee=share_of_fee(trade_fee, protocol_fee_rate),
-        fund_fee=share_of_fee(trade_fee, fund_fee_rate),
-        creator_fee=creator_fee,
-        input_to_curve=swapped_in,
-        output_from_curve=swapped_out,
-    )
+    fees = _Fees(trade_fee, protocol_fee_rate, fund_fee_rate, creator_fee)
+    return fees.swap(input_amount, amount_out, swapped_in, swapped_out)
 
 
 @dataclass(frozen=True, slots=True)

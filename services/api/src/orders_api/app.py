@@ -1,14 +1,15 @@
-"""The api's app factory: the lifespan owns the database engine, the broker connection and the relay."""
+"""The api's app factory: the lifespan owns the `Database`, the broker connection and the background tasks."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
@@ -16,26 +17,31 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from orders_api import routes
-from orders_api.deps import Guard, document_api_keys
+from orders_api.access import Gate
+from orders_api.body_limit import BodySizeLimit
+from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
 from orders_api.intake import OrderIntake
-from orders_api.limits import BodySizeLimit
 from orders_api.outbox import ExecutePublisher, OutboxRelay
+from orders_api.periodic import every
 from orders_api.problems import install_problem_handlers
-from orders_api.security import SecurityHeaders, TokenBucket
+from orders_api.rate_limits import RateLimit
+from orders_api.security_headers import SecurityHeaders
 from orders_api.service import OrderService
 from orders_api.settings import ApiSettings
 from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
-from orders_shared.db import Database, create_engine
-from orders_shared.metrics import create_metrics
+from orders_shared.db import Database
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ticket_secret
 from orders_shared.topology import declare
 
 # The web page at `/`: static HTML, CSS and JavaScript, no build step.
 PAGE = Path(__file__).parent / "static"
+log = get_logger()
 
 
 def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None) -> OrderIntake:
@@ -44,60 +50,18 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     checks: dict[str, Check] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        engine = create_engine(
-            str(settings.database_url), pool_size=settings.db_pool_size, application_name="orders-api"
-        )
-        db = Database(str(settings.database_url), size=2, application_name="orders-api")
-        await db.open()
-        connection = await connect(settings.amqp_url, name="orders-api")
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            topology = await declare(
-                channel,
-                delivery_limit=settings.amqp_delivery_limit,
-                retry_base_delay_ms=settings.retry_base_delay_ms,
-            )
-            publisher = ExecutePublisher(engine, channel, metrics)
-            relay = OutboxRelay(
-                engine,
-                publisher,
-                metrics,
-                batch_size=settings.outbox_batch_size,
-                poll_s=settings.outbox_poll_s,
-            )
-            sweeper = Sweeper(
-                engine,
-                topology.orders,
-                metrics,
-                stuck_after_s=settings.stuck_after_s,
-                interval_s=settings.sweep_interval_s,
-            )
-            writer = OrderWriter(engine, metrics, publisher, max_batch=settings.ingest_max_batch)
-            checks["database"] = database_check(db)
-            checks["rabbitmq"] = broker_check(connection)
-            tasks = [
-                asyncio.create_task(relay.run(), name="outbox-relay"),
-                asyncio.create_task(sweeper.run(), name="sweeper"),
-                asyncio.create_task(writer.run(), name="order-writer"),
-            ]
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+        async with Database(
+            str(settings.database_url), size=settings.db_pool_size, application_name="orders-api"
+        ) as db:
+            connection = await connect(settings.amqp_url, name="orders-api")
             try:
-                guard = Guard(
-                    keys=KeyVerifier(db),
-                    tickets=Tickets(ticket_secret(settings)),
-                    auth_required=settings.auth_required,
-                    orders=TokenBucket(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
-                    reads=TokenBucket(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
-                )
-                yield {"orders": OrderService(engine, writer, metrics, settings, db), "guard": guard}
+                checks["database"] = database_check(db)
+                checks["rabbitmq"] = broker_check(connection)
+                async with _services(settings, metrics, db, connection) as state:
+                    yield {STATE_KEY: state}
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            await connection.close()
-            await engine.dispose()
-            await db.close()
+                await connection.close()
 
     app = FastAPI(
         title="Order execution engine",
@@ -107,8 +71,78 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     )
     app.include_router(routes.router)
     app.include_router(routes.quote_router)
-    document_api_keys(app)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
+    _serve_page(app, settings)
+    install_problem_handlers(app, metrics)
+    cors = _add_middleware(app, settings, metrics)
+    return OrderIntake(app, max_body_bytes=settings.max_body_bytes, enabled=not cors)
+
+
+@asynccontextmanager
+async def _services(
+    settings: ApiSettings,
+    metrics: Metrics,
+    db: Database,
+    connection: AbstractRobustConnection,
+) -> AsyncIterator[AppState]:
+    """The order service and the gate, with the writer, relay and sweeper running behind them."""
+    channel = await connection.channel(publisher_confirms=True)
+    topology = await declare(
+        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
+    )
+    publisher = ExecutePublisher(db, channel, metrics)
+    writer = OrderWriter(db, metrics, publisher, max_batch=settings.ingest_max_batch)
+    relay = OutboxRelay(db, publisher, metrics, batch_size=settings.outbox_batch_size)
+    sweeper = Sweeper(db, topology.orders, metrics, stuck_after_s=settings.stuck_after_s)
+    gate = Gate(
+        keys=KeyVerifier(db),
+        tickets=Tickets(ticket_secret(settings)),
+        auth_required=settings.auth_required,
+        orders=RateLimit(settings.rate_limit_orders_per_s, settings.rate_limit_orders_burst),
+        reads=RateLimit(settings.rate_limit_reads_per_s, settings.rate_limit_reads_burst),
+    )
+    background = {
+        "order-writer": writer.run(),
+        "outbox-relay": every(
+            settings.outbox_poll_s,
+            relay.drain,
+            event="outbox_relay_failed",
+            failures=metrics.publish_failures.labels(kind="execute"),
+        ),
+        "sweeper": every(
+            settings.sweep_interval_s,
+            sweeper.sweep_once,
+            event="sweep_failed",
+            failures=metrics.internal_errors.labels(where="sweeper"),
+        ),
+    }
+    async with _running(background, metrics):
+        yield AppState(orders=OrderService(db, writer, metrics, settings), gate=gate)
+
+
+@asynccontextmanager
+async def _running(coroutines: dict[str, Coroutine[Any, Any, None]], metrics: Metrics) -> AsyncIterator[None]:
+    """Run the coroutines as tasks for the block; one that ends with an error is logged and counted."""
+
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            metrics.internal_errors.labels(where=task.get_name()).inc()
+            log.error("background_task_failed", task=task.get_name(), exc_info=task.exception())
+
+    tasks = [asyncio.create_task(coroutine, name=name) for name, coroutine in coroutines.items()]
+    for task in tasks:
+        task.add_done_callback(report)
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        # Each task's error, if it had one, was reported by its callback.
+        await asyncio.wait(tasks)
+
+
+def _serve_page(app: FastAPI, settings: ApiSettings) -> None:
+    """The web page at `/`, its settings at `/config.js` and its files under `/static`."""
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -123,7 +157,10 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
         return Response(body, media_type="text/javascript", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=PAGE), name="static")
-    install_problem_handlers(app, metrics)
+
+
+def _add_middleware(app: FastAPI, settings: ApiSettings, metrics: Metrics) -> bool:
+    """CORS (when origins are allowed), the body cap and the security headers; whether CORS is on."""
     origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(
@@ -133,6 +170,6 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             max_age=600,
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
     app.add_middleware(SecurityHeaders)
-    return OrderIntake(app, max_body_bytes=settings.max_body_bytes, enabled=not origins)
+    return bool(origins)

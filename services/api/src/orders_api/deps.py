@@ -1,110 +1,79 @@
-"""The one dependency of each route: who is calling, charged for this request, with the services it needs.
+"""What a route gets: the process's state (typed), and the one dependency of each read route.
 
 One dependency rather than a chain (key schemes → client → budget → service): FastAPI resolves every node
 of the graph on every request, and on the order path that resolution cost more CPU than storing the order.
-The API key schemes are documented in the OpenAPI schema by `document_api_keys`.
+The order route (intake.py) runs no dependency at all. The API key schemes are declared with FastAPI's own
+classes on the routers (`API_KEYS`), so FastAPI documents them; keys are read by `Gate.admit` with
+`orders_shared.auth.bearer`, the one parser of the api and the notifier.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
-from starlette.datastructures import Headers
+from fastapi import Depends, Request, Response, Security
+from fastapi.params import Depends as DependsParam
+from fastapi.security import APIKeyHeader, HTTPBearer
 
-from orders_api.security import TokenBucket, Unauthorized, rate_limit_headers
+from orders_api.access import Gate
 from orders_api.service import OrderService
-from orders_shared.auth import ANONYMOUS, KeyVerifier, Tickets
+
+# The key under which the lifespan hands its `AppState` to every request (`request.state.api`).
+STATE_KEY = "api"
 
 
 @dataclass(frozen=True, slots=True)
-class Guard:
-    """The api's security state, built in the lifespan."""
+class AppState:
+    """What the lifespan builds once and every request reads: the order service and the gate."""
 
-    keys: KeyVerifier
-    tickets: Tickets
-    auth_required: bool
-    orders: TokenBucket
-    reads: TokenBucket
+    orders: OrderService
+    gate: Gate
+
+
+def app_state(state: Mapping[str, Any]) -> AppState:
+    """The `AppState` in a request's lifespan state (``scope["state"]``)."""
+    found = state[STATE_KEY]
+    assert isinstance(found, AppState)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The client behind a request (already charged for it) and the process's services."""
+    """The client behind a request (already charged for it) and the process's state."""
 
     client: str
     orders: OrderService
-    guard: Guard
-
-
-def presented_key(headers: Headers) -> str | None:
-    """The API key of a request: `Authorization: Bearer <key>`, else `X-API-Key: <key>`."""
-    authorization = headers.get("authorization")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials.strip():
-            return credentials.strip()
-    return headers.get("x-api-key") or None
-
-
-async def admit(guard: Guard, headers: Headers, bucket: TokenBucket) -> tuple[str, dict[str, str]]:
-    """The client behind ``headers``, charged one token of ``bucket``, and the RateLimit-* headers to send.
-
-    Raises Unauthorized (no key where one is required, or a key that is not valid) or RateLimited.
-    """
-    key = presented_key(headers)
-    if not key:
-        if guard.auth_required:
-            raise Unauthorized("an API key is required: Authorization: Bearer <key>")
-        client = ANONYMOUS
-    else:
-        found = await guard.keys.client_for(key)
-        if found is None:
-            raise Unauthorized("the API key is not valid")
-        client = found
-    remaining, reset = bucket.take(client)
-    return client, rate_limit_headers(bucket.burst, remaining, reset)
+    gate: Gate
 
 
 async def reader(request: Request, response: Response) -> Caller:
-    """The caller, charged one read (order submissions are admitted by intake.execute)."""
-    guard: Guard = request.state.guard
-    client, limit_headers = await admit(guard, request.headers, guard.reads)
+    """The caller, charged one read (order submissions are admitted by intake.submit)."""
+    api = app_state(request.scope["state"])
+    client, limit_headers = await api.gate.admit(request.headers, api.gate.reads)
     response.headers.update(limit_headers)
-    return Caller(client, request.state.orders, guard)
+    return Caller(client, api.orders, api.gate)
 
 
 ReaderDep = Annotated[Caller, Depends(reader)]
 
-API_KEY_SCHEMES: dict[str, dict[str, Any]] = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An API key: `Authorization: Bearer oek_…`",
-    },
-    "apiKey": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "An API key, for clients without Bearer",
-    },
-}
-
-
-def document_api_keys(app: FastAPI, prefix: str = "/api/") -> None:
-    """Declare the API key schemes in the OpenAPI schema, on every operation under ``prefix``."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(API_KEY_SCHEMES)
-            for path, operations in schema.get("paths", {}).items():
-                if path.startswith(prefix):
-                    for operation in operations.values():
-                        operation["security"] = [{name: []} for name in API_KEY_SCHEMES]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
+# The API key schemes, for the OpenAPI document: FastAPI documents them on every route of the routers that
+# list them. They never refuse a request (auto_error=False): `Gate.admit` decides, on every route alike.
+API_KEYS: list[DependsParam] = [
+    Security(
+        HTTPBearer(
+            scheme_name="bearer",
+            description="An API key: `Authorization: Bearer oek_…`",
+            auto_error=False,
+        )
+    ),
+    Security(
+        APIKeyHeader(
+            name="X-API-Key",
+            scheme_name="apiKey",
+            description="An API key, for clients without Bearer",
+            auto_error=False,
+        )
+    ),
+]

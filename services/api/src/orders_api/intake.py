@@ -19,16 +19,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, State
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from orders_api.deps import Guard, admit
-from orders_api.limits import BodyTooLarge
+from orders_api.body_limit import BodyTooLarge
+from orders_api.deps import AppState, app_state
 from orders_api.schemas import OrderRequest
-from orders_api.security import API_HEADERS
-from orders_api.service import OrderService
+from orders_api.security_headers import API_HEADERS
 
 IDEMPOTENCY_KEY_MAX = 200
 EXECUTE_PATH = "/api/orders/execute"
@@ -64,14 +63,12 @@ def idempotency_key(headers: Headers) -> str | None:
     return key
 
 
-async def submit(state: State, headers: Headers, body: bytes) -> Response:
+async def submit(api: AppState, headers: Headers, body: bytes) -> Response:
     """Admit the caller, check the order, store it (group commit) and answer 202 once it is stored."""
-    guard: Guard = state.guard
-    client, limit_headers = await admit(guard, headers, guard.orders)
+    client, limit_headers = await api.gate.admit(headers, api.gate.orders)
     key = idempotency_key(headers)
     order = parse_order(body, headers.get("content-type"))
-    orders: OrderService = state.orders
-    submitted = await orders.submit(order, client=client, idempotency_key=key)
+    submitted = await api.orders.submit(order, client=client, idempotency_key=key)
     return Response(
         submitted.json(),
         status_code=202 if submitted.created else 200,
@@ -82,7 +79,7 @@ async def submit(state: State, headers: Headers, body: bytes) -> Response:
 
 async def execute(request: Request) -> Response:
     """The route's handler inside the app (where CORS applies): `submit` on the request."""
-    return await submit(request.state, request.headers, await request.body())
+    return await submit(app_state(request.scope["state"]), request.headers, await request.body())
 
 
 class LeanRoute(APIRoute):
@@ -140,7 +137,7 @@ class OrderIntake:
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
                 raise BodyTooLarge(self.max_body_bytes)
             body = await _read_body(receive, self.max_body_bytes)
-            response = await submit(State(scope["state"]), headers, body)
+            response = await submit(app_state(scope["state"]), headers, body)
         except ClientDisconnect:
             return
         except Exception as exc:  # noqa: BLE001 - answered by the app's handler for it, as inside the app

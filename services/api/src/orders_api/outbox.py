@@ -18,14 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiormq
-import sqlalchemy as sa
 from aio_pika.abc import AbstractChannel
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from orders_api.repository import claim_unpublished, stamp
 from orders_shared.contracts import ExecuteOrders
+from orders_shared.db import Database
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
 
 log = get_logger()
@@ -37,16 +36,6 @@ RELAY_AFTER_S = 5.0
 # of 16 costs about as much as one. Small enough that a burst still spreads over every worker (RabbitMQ
 # hands whole messages round-robin to the consumers).
 ORDERS_PER_MESSAGE = 16
-
-
-# One statement text whatever the batch's size, so psycopg prepares it once (an IN list would be a new
-# statement, parsed and planned, for every size).
-_STAMP = "UPDATE orders SET enqueued_at = now() WHERE id = ANY(%(ids)s::uuid[])"
-
-
-async def stamp(conn: AsyncConnection, order_ids: Sequence[uuid.UUID]) -> None:
-    """Mark the orders published (in ``conn``'s transaction)."""
-    await conn.exec_driver_sql(_STAMP, {"ids": list(order_ids)})
 
 
 class NotConfirmed(Exception):
@@ -69,7 +58,7 @@ def _message(order_ids: Sequence[uuid.UUID]) -> tuple[bytes, aiormq.spec.Basic.P
 class ExecutePublisher:
     """Publishes new orders as `ExecuteOrders` messages and stamps them published."""
 
-    engine: AsyncEngine
+    db: Database
     channel: AbstractChannel
     metrics: Metrics
     # Confirms come back in milliseconds; a publish slower than this is left to the relay, not waited on.
@@ -109,7 +98,7 @@ class ExecutePublisher:
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self.publish(order_ids)
-            async with self.engine.begin() as conn:
+            async with self.db.connection() as conn:
                 await stamp(conn, order_ids)
         except asyncio.CancelledError:
             raise
@@ -120,31 +109,19 @@ class ExecutePublisher:
         self.metrics.outbox_published.inc(len(order_ids))
 
 
-_CLAIM = (
-    sa.select(orders_table.c.id)
-    .where(
-        orders_table.c.enqueued_at.is_(None),
-        orders_table.c.created_at < sa.func.now() - sa.text(f"interval '{RELAY_AFTER_S} seconds'"),
-    )
-    .order_by(orders_table.c.created_at)
-    .with_for_update(skip_locked=True)
-)
-
-
 @dataclass(slots=True)
 class OutboxRelay:
     """Publishes the orders that the writer could not, oldest first."""
 
-    engine: AsyncEngine
+    db: Database
     publisher: ExecutePublisher
     metrics: Metrics
-    batch_size: int = 200
-    poll_s: float = 1.0
+    batch_size: int
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many orders it published."""
-        async with self.engine.begin() as conn:
-            ids = (await conn.execute(_CLAIM.limit(self.batch_size))).scalars().all()
+        async with self.db.transaction() as conn:
+            ids = await claim_unpublished(conn, older_than_s=RELAY_AFTER_S, limit=self.batch_size)
             if not ids:
                 self.metrics.outbox_backlog.set(0)
                 return 0
@@ -155,19 +132,7 @@ class OutboxRelay:
         self.metrics.outbox_backlog.set(len(ids) if len(ids) == self.batch_size else 0)
         return len(ids)
 
-    async def run(self) -> None:
-        """Relay until cancelled; a failure is logged, counted and retried with backoff."""
-        backoff = 0.1
-        while True:
-            await asyncio.sleep(self.poll_s)
-            try:
-                while await self.relay_once() == self.batch_size:
-                    pass
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # broker or database away: the rows wait, we retry
-                self.metrics.publish_failures.labels(kind="execute").inc()
-                log.warning("outbox_relay_failed", exc_info=True, retry_in_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+    async def drain(self) -> None:
+        """Publish batches until one is not full: the backlog is gone."""
+        while await self.relay_once() == self.batch_size:
+            pass

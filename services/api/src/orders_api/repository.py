@@ -1,65 +1,200 @@
-"""SQL of the api: find orders, list and page them (`ingest` inserts them). Never commits."""
+"""Every SQL statement the api runs of its own: store orders, stamp them published, claim the unpublished and
+the stuck, look orders up by key and page them. Never commits (the caller's `Database` block decides).
+
+SQL text run with psycopg; the statements that run per order (the group-commit INSERT and the publish
+stamp) are prepared. Rows come back as frozen dataclasses. What other services run too (an order, its
+events, the pools) is in `orders_shared.repository`.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+import psycopg
+from psycopg.rows import class_row
 
-from orders_shared.contracts import OrderEvent
-from orders_shared.models import events_table, orders_table
-from orders_shared.status import Status
+from orders_shared.db import Conn
+from orders_shared.repository import ORDER_COLUMNS, OrderRow
+from orders_shared.status import TERMINAL, Status
 
-
-async def fetch_order(
-    conn: AsyncConnection, order_id: uuid.UUID, client: str | None = None
-) -> sa.Row[tuple[object, ...]] | None:
-    """The order's row; with ``client``, only if that client owns it."""
-    query = sa.select(orders_table).where(orders_table.c.id == order_id)
-    if client is not None:
-        query = query.where(orders_table.c.client == client)
-    return (await conn.execute(query)).first()
+# What Postgres being away raises: refused or lost connections, no free connection in time (PoolTimeout
+# is an OperationalError).
+UNREACHABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
+# What a client is told then.
+UNREACHABLE_DETAIL = "the order store is unreachable; try again shortly"
+# What a row the INSERT refuses raises (a CHECK, a value out of a column's range).
+REFUSED_ROW: tuple[type[Exception], ...] = (psycopg.IntegrityError, psycopg.DataError)
 
 
-async def fetch_events(
-    conn: AsyncConnection, order_id: uuid.UUID, after_seq: int = 0
-) -> Sequence[OrderEvent]:
-    """The order's events after ``after_seq``, in seq order."""
-    rows = await conn.execute(
-        sa.select(events_table.c.seq, events_table.c.status, events_table.c.created_at, events_table.c.detail)
-        .where(events_table.c.order_id == order_id, events_table.c.seq > after_seq)
-        .order_by(events_table.c.seq)
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A validated order, ready to be stored as `pending`."""
+
+    order_id: uuid.UUID
+    client: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+# One round trip for the whole batch. unnest keeps the request order, and clock_timestamp() gives each
+# row its own created_at, so the outbox still publishes oldest first. A row whose (client,
+# idempotency_key) exists already, or repeats one earlier in the batch, is skipped: not in RETURNING.
+_INSERT_BATCH = """
+WITH input AS (
+    SELECT r.*, clock_timestamp() AS at
+    FROM unnest(
+        %(ids)s::uuid[], %(clients)s::text[], %(keys)s::text[], %(hashes)s::text[],
+        %(tokens_in)s::text[], %(tokens_out)s::text[], %(amounts)s::numeric[], %(slippages)s::int[]
+    ) AS r(id, client, idempotency_key, request_hash, token_in, token_out, amount_in, slippage_bps)
+), created AS (
+    INSERT INTO orders (
+        id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
+        status, attempt, last_seq, created_at, updated_at
     )
-    return [OrderEvent.from_row(order_id, r.seq, r.status, r.created_at, r.detail) for r in rows]
+    SELECT id, client, idempotency_key, request_hash, 'market', token_in, token_out, amount_in,
+           slippage_bps, 'pending', 0, 1, at, at
+    FROM input
+    ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
+    RETURNING id, created_at
+), events AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT id, 1, 'pending', '{}'::jsonb, created_at FROM created
+)
+SELECT id FROM created
+"""
 
 
-async def find_by_idempotency_key(conn: AsyncConnection, client: str, key: str) -> sa.Row[Any, Any] | None:
-    """The order a client created with ``key``, with the hash of the body it came with."""
-    return (
-        await conn.execute(
-            sa.select(orders_table.c.id, orders_table.c.request_hash).where(
-                orders_table.c.client == client, orders_table.c.idempotency_key == key
-            )
-        )
-    ).first()
+async def insert_orders(conn: Conn, orders: Sequence[NewOrder]) -> set[uuid.UUID]:
+    """Insert ``orders`` with their event #1 in one statement; returns the ids actually created."""
+    params = {
+        "ids": [o.order_id for o in orders],
+        "clients": [o.client for o in orders],
+        "keys": [o.idempotency_key for o in orders],
+        "hashes": [o.request_hash for o in orders],
+        "tokens_in": [o.token_in for o in orders],
+        "tokens_out": [o.token_out for o in orders],
+        "amounts": [o.amount_in for o in orders],
+        "slippages": [o.slippage_bps for o in orders],
+    }
+    cur = await conn.execute(_INSERT_BATCH, params, prepare=True)
+    return {row[0] for row in await cur.fetchall()}
+
+
+# One statement text whatever the batch's size, so it is prepared once (an IN list would be a new
+# statement, parsed and planned, for every size).
+_STAMP = "UPDATE orders SET enqueued_at = now() WHERE id = ANY(%(ids)s::uuid[])"
+
+
+async def stamp(conn: Conn, order_ids: Sequence[uuid.UUID]) -> None:
+    """Mark the orders published."""
+    await conn.execute(_STAMP, {"ids": list(order_ids)}, prepare=True)
+
+
+_CLAIM_UNPUBLISHED = """
+SELECT id FROM orders
+WHERE enqueued_at IS NULL AND created_at < now() - make_interval(secs => %(older_than_s)s)
+ORDER BY created_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+async def claim_unpublished(conn: Conn, *, older_than_s: float, limit: int) -> list[uuid.UUID]:
+    """The oldest unpublished orders committed over ``older_than_s`` ago, locked until the transaction
+    ends; rows another transaction holds are skipped, so relays of several replicas share the work."""
+    cur = await conn.execute(_CLAIM_UNPUBLISHED, {"older_than_s": older_than_s, "limit": limit})
+    return [row[0] for row in await cur.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class StuckOrder:
+    """An order the sweeper hands out again: where it was stuck."""
+
+    id: uuid.UUID
+    attempt: int
+    last_seq: int
+
+
+_TOUCH_STUCK = """
+UPDATE orders SET updated_at = now()
+WHERE id IN (
+    SELECT id FROM orders
+    WHERE status <> ALL(%(terminal)s::text[]) AND enqueued_at IS NOT NULL
+      AND updated_at < now() - make_interval(secs => %(stuck_after_s)s)
+    ORDER BY updated_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, attempt, last_seq
+"""
+
+
+async def touch_stuck(conn: Conn, *, stuck_after_s: float, limit: int) -> list[StuckOrder]:
+    """Unfinished, published orders without progress for ``stuck_after_s``, stamped now (which spaces the
+    retries of one order); rows another transaction holds are skipped."""
+    params = {"terminal": [s.value for s in TERMINAL], "stuck_after_s": stuck_after_s, "limit": limit}
+    async with conn.cursor(row_factory=class_row(StuckOrder)) as cur:
+        await cur.execute(_TOUCH_STUCK, params)
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedOrder:
+    """The order a client created with an Idempotency-Key, and the hash of the body it came with."""
+
+    id: uuid.UUID
+    request_hash: str | None
+
+
+_BY_IDEMPOTENCY_KEY = (
+    "SELECT id, request_hash FROM orders WHERE client = %(client)s AND idempotency_key = %(key)s"
+)
+
+
+async def find_by_idempotency_key(conn: Conn, client: str, key: str) -> KeyedOrder | None:
+    """The order ``client`` created with ``key``, if any."""
+    async with conn.cursor(row_factory=class_row(KeyedOrder)) as cur:
+        await cur.execute(_BY_IDEMPOTENCY_KEY, {"client": client, "key": key})
+        return await cur.fetchone()
+
+
+# Not prepared: planned with each call's values, the filters left out (NULL) fold away and the index on
+# (client, created_at) serves every form.
+_LIST = f"""
+SELECT {ORDER_COLUMNS} FROM orders
+WHERE client = %(client)s
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
+"""
 
 
 async def list_orders(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     client: str,
     status: Status | None,
-    before: tuple[Any, uuid.UUID] | None,
+    before: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> Sequence[sa.Row[Any]]:
+) -> list[OrderRow]:
     """The client's orders, newest first, strictly older than the ``before`` cursor."""
-    query = sa.select(orders_table).where(orders_table.c.client == client)
-    if status is not None:
-        query = query.where(orders_table.c.status == status.value)
-    if before is not None:
-        query = query.where(sa.tuple_(orders_table.c.created_at, orders_table.c.id) < sa.tuple_(*before))
-    query = query.order_by(orders_table.c.created_at.desc(), orders_table.c.id.desc()).limit(limit)
-    return (await conn.execute(query)).all()
+    params = {
+        "client": client,
+        "status": status.value if status is not None else None,
+        "before_at": before[0] if before is not None else None,
+        "before_id": before[1] if before is not None else None,
+        "limit": limit,
+    }
+    async with conn.cursor(row_factory=class_row(OrderRow)) as cur:
+        await cur.execute(_LIST, params)
+        return await cur.fetchall()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from orders_api.deps import ReaderDep
+from orders_api.deps import API_KEYS, ReaderDep
 from orders_api.intake import IDEMPOTENCY_KEY_MAX, LeanRoute
 from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView, WsTicket
 from orders_shared.status import Status
@@ -41,7 +41,7 @@ _PROBLEM: dict[str, Any] = {
 # Every route answers these when the key is missing or its budget is spent.
 _GUARDED: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM}
 
-router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED)
+router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED, dependencies=API_KEYS)
 
 
 async def execute_order(
@@ -86,7 +86,7 @@ router.add_api_route(
 )
 async def ws_ticket(caller: ReaderDep) -> WsTicket:
     """Browsers cannot set headers on a WebSocket: put this in its URL as `ticket=…` instead of a key."""
-    tickets = caller.guard.tickets
+    tickets = caller.gate.tickets
     return WsTicket(ticket=tickets.issue(caller.client), expires_in=tickets.ttl_s)
 
 
@@ -109,7 +109,7 @@ async def list_orders(
     return await caller.orders.list(client=caller.client, status=status, cursor=cursor, limit=limit)
 
 
-quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED)
+quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED, dependencies=API_KEYS)
 
 
 @quote_router.get(

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
-from orders_shared.contracts import RouteLeg, VenueQuote
+from orders_shared.contracts import OrderEvent, RouteLeg, VenueQuote
 
 
 def _to_decimal(value: Any) -> Decimal:
@@ -92,10 +92,17 @@ class OrderView(CamelModel):
     updated_at: datetime
 
 
+class EventView(OrderEvent):
+    """One step of an order's history as the api shows it: the event clients stream, without the message's
+    version; only the fields of its status are present."""
+
+    v: Literal[1] = Field(default=1, exclude=True)
+
+
 class OrderDetail(OrderView):
     """An order with its whole history."""
 
-    events: list[dict[str, Any]]
+    events: list[EventView]
 
 
 class OrderPage(CamelModel):

@@ -14,11 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api import repository
-from orders_api.ingest import NewOrder, OrderWriter
+from orders_api.ingest import OrderWriter
+from orders_api.repository import NewOrder
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_api.settings import ApiSettings
 from orders_shared.contracts import RouteLeg
@@ -27,7 +26,7 @@ from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
 from orders_shared.metrics import Metrics
 from orders_shared.pools import ParsedPools
-from orders_shared.repository import read_pools
+from orders_shared.repository import OrderRow, fetch_order, read_events, read_pools
 from orders_shared.status import Status
 from orders_venues import PAIRS, Side, Unroutable, orient
 from orders_venues.tokens import Token, find_token, plain
@@ -127,12 +126,11 @@ _VIEW_COLUMNS = (
 )  # fmt: skip
 
 
-def _view_fields(row: sa.Row[Any]) -> dict[str, Any]:
-    columns = row._mapping
-    route = columns["route"] or {}
+def _view_fields(row: OrderRow) -> dict[str, Any]:
+    route = row.route or {}
     return {
-        "order_id": columns["id"],
-        **{name: columns[name] for name in _VIEW_COLUMNS},
+        "order_id": row.id,
+        **{name: getattr(row, name) for name in _VIEW_COLUMNS},
         "dex_chosen": route.get("dexChosen"),
         "route": [RouteLeg.model_validate(leg) for leg in route.get("legs", [])] or None,
     }
@@ -155,11 +153,10 @@ class Submitted:
 class OrderService:
     """Submits and reads orders; one instance per process, built in the lifespan."""
 
-    engine: AsyncEngine
+    db: Database
     writer: OrderWriter
     metrics: Metrics
     settings: ApiSettings
-    db: Database
     parsed: ParsedPools = field(default_factory=ParsedPools)
 
     async def submit(
@@ -188,7 +185,7 @@ class OrderService:
         )
         if not created:
             assert idempotency_key is not None  # only the key's unique constraint can refuse the row
-            async with self.engine.connect() as conn:
+            async with self.db.connection() as conn:
                 first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
             if first is None or first.request_hash != body_hash:
                 raise IdempotencyConflict("this Idempotency-Key was used with a different body")
@@ -225,17 +222,17 @@ class OrderService:
 
     async def get(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
         """The order with its events; another client's order does not exist for this one."""
-        async with self.engine.connect() as conn:
-            row = await repository.fetch_order(conn, order_id, client)
+        async with self.db.connection() as conn:
+            row = await fetch_order(conn, order_id, client)
             if row is None:
                 raise OrderNotFound(str(order_id))
-            events = await repository.fetch_events(conn, order_id)
+            events = await read_events(conn, order_id)
         return OrderDetail.model_validate({**_view_fields(row), "events": [e.frame() for e in events]})
 
     async def list(self, *, client: str, status: Status | None, cursor: str | None, limit: int) -> OrderPage:
         """A page of the client's orders, newest first."""
         before = decode_cursor(cursor) if cursor else None
-        async with self.engine.connect() as conn:
+        async with self.db.connection() as conn:
             rows = await repository.list_orders(
                 conn, client=client, status=status, before=before, limit=limit + 1
             )

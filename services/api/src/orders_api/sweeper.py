@@ -8,19 +8,16 @@ ledger make a needless takeover harmless. Stamping `updated_at` spaces the retri
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
 
-import sqlalchemy as sa
 from aio_pika.abc import AbstractExchange
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orders_api.repository import touch_stuck
 from orders_shared.amqp import publish
 from orders_shared.contracts import ExecuteOrder
+from orders_shared.db import Database
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.models import orders_table
 from orders_shared.topology import EXECUTE_KEY
 
 log = get_logger()
@@ -29,36 +26,18 @@ _BATCH = 500
 
 @dataclass(slots=True)
 class Sweeper:
-    """Re-enqueues stuck orders every ``interval_s``."""
+    """Re-enqueues stuck orders, a pass at a time (app.py runs one every SWEEP_INTERVAL_S)."""
 
-    engine: AsyncEngine
+    db: Database
     exchange: AbstractExchange
     metrics: Metrics
-    stuck_after_s: float = 120
-    interval_s: float = 15
+    stuck_after_s: float
 
     async def sweep_once(self) -> int:
         """One pass; returns how many orders it handed out again."""
-        stuck = (
-            sa.select(orders_table.c.id)
-            .where(
-                orders_table.c.status.not_in(("confirmed", "failed")),
-                orders_table.c.enqueued_at.is_not(None),
-                orders_table.c.updated_at < sa.func.now() - timedelta(seconds=self.stuck_after_s),
-            )
-            .order_by(orders_table.c.updated_at)
-            .limit(_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.update(orders_table)
-                    .where(orders_table.c.id.in_(stuck.scalar_subquery()))
-                    .values(updated_at=sa.func.now())
-                    .returning(orders_table.c.id, orders_table.c.attempt, orders_table.c.last_seq)
-                )
-            ).all()
+        # Published in the transaction that stamped them: a failed publish leaves them as they were.
+        async with self.db.transaction() as conn:
+            rows = await touch_stuck(conn, stuck_after_s=self.stuck_after_s, limit=_BATCH)
             for row in rows:
                 message = ExecuteOrder(order_id=row.id, attempt=max(row.attempt, 1), seen_seq=row.last_seq)
                 await publish(self.exchange, EXECUTE_KEY, message)
@@ -66,15 +45,3 @@ class Sweeper:
             self.metrics.sweeper_requeued.inc(len(rows))
             log.warning("stuck_orders_requeued", count=len(rows))
         return len(rows)
-
-    async def run(self) -> None:
-        """Sweep until cancelled; a failed pass is logged and the next one tries again."""
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # broker or database away: the orders stay stuck until the next pass
-                self.metrics.internal_errors.labels(where="sweeper").inc()
-                log.warning("sweep_failed", exc_info=True)

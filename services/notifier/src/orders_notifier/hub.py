@@ -14,17 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from orders_notifier import protocol
-from orders_notifier.snapshots import read_events, read_events_after, read_snapshots
+from orders_notifier.repository import read_snapshots
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import connection
+from orders_shared.db import Database
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.status import TERMINAL, Status
+from orders_shared.repository import events_after, read_events
+from orders_shared.status import TERMINAL
 
 log = get_logger()
 
@@ -93,15 +92,17 @@ class Session:
 
     ws: Socket
     hub: Hub
-    pool: AsyncConnectionPool[AsyncConnection[Any]]
+    db: Database
     metrics: Metrics
     single: bool
     inbox: asyncio.Queue[Item]
-    client: str = "anonymous"
-    max_subscriptions: int = 500
+    client: str
+    max_subscriptions: int
     sent: dict[uuid.UUID, int] = field(default_factory=dict)
     following: set[uuid.UUID] = field(default_factory=set)
     closing: bool = False
+    # The close of a client too slow to read, a task of its own: the writer may be stuck sending to it.
+    closer: asyncio.Task[None] | None = None
 
     def offer(self, item: Item) -> None:
         """Queue an item for the writer; a client that lets the queue fill is closed with 1013."""
@@ -113,7 +114,9 @@ class Session:
             self.metrics.ws_slow_consumer_closes.inc()
             log.warning("ws_slow_consumer", queued=self.inbox.qsize())
             self.closing = True
-            asyncio.get_running_loop().create_task(self.close(protocol.TRY_AGAIN_LATER, "too slow to read"))
+            self.closer = asyncio.create_task(
+                self.close(protocol.TRY_AGAIN_LATER, "too slow to read"), name="ws-slow-close"
+            )
 
     def follow(self, order_id: uuid.UUID, after_seq: int) -> None:
         """Register with the hub first, then ask for the snapshot: no event can fall between the two."""
@@ -144,6 +147,11 @@ class Session:
         except Exception:
             self.metrics.internal_errors.labels(where="notifier_close").inc()
             log.exception("ws_close_failed", code=code, **self._context())
+
+    async def closed(self) -> None:
+        """Wait for the close of a client too slow to read, if `offer` began one (it never raises)."""
+        if self.closer is not None:
+            await self.closer
 
     async def run(self) -> None:
         """The writer: send what the inbox holds, in order, until the socket closes.
@@ -193,7 +201,7 @@ class Session:
                 await self._live(item)
 
     async def _start(self, follows: list[Follow]) -> None:
-        async with connection(self.pool) as conn:
+        async with self.db.connection() as conn:
             # Another client's order is, for this one, an order that does not exist.
             snapshots = await read_snapshots(conn, [(f.order_id, f.after_seq) for f in follows], self.client)
         for follow, snapshot in zip(follows, snapshots, strict=True):
@@ -205,18 +213,21 @@ class Session:
                 if self.single:
                     await self.close(protocol.POLICY_VIOLATION, "order not found")
                 continue
-            status, last_seq, events = snapshot
             self.sent[follow.order_id] = follow.after_seq
-            await self._send(events)
-            if self.single and Status(status) in TERMINAL and last_seq <= self.sent[follow.order_id]:
+            await self._send(snapshot.events)
+            if (
+                self.single
+                and snapshot.status in TERMINAL
+                and snapshot.last_seq <= self.sent[follow.order_id]
+            ):
                 await self._finish(follow.order_id)
 
     async def _resync(self) -> None:
         wanted = [(order_id, last) for order_id, last in self.sent.items() if order_id in self.following]
         if not wanted:
             return
-        async with connection(self.pool) as conn:
-            found = await read_events_after(conn, wanted)
+        async with self.db.connection() as conn:
+            found = await events_after(conn, wanted)
         for events in found:
             await self._send(events)
 
@@ -226,7 +237,7 @@ class Session:
         if last is None or event.seq <= last:
             return
         if event.seq > last + 1:
-            async with connection(self.pool) as conn:
+            async with self.db.connection() as conn:
                 await self._send(await read_events(conn, event.order_id, last))
         else:
             await self._send([live])

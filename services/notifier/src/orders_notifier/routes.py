@@ -5,105 +5,122 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, WebSocket
+from starlette.types import Message
 
 from orders_notifier import protocol
-from orders_notifier.access import SUBPROTOCOL, Gate, MessageBudget, offered_protocols
-from orders_notifier.hub import SOCKET_GONE, Frame, Hub, Session
-from orders_shared.logging import get_logger
+from orders_notifier.access import SUBPROTOCOL, MessageLimit, offered_protocols
+from orders_notifier.hub import SOCKET_GONE, Frame, Session
+from orders_notifier.state import NotifierState
 
 router = APIRouter()
-log = get_logger()
 
 
-def _parse_query(order_id: str | None, after_seq: str | None) -> tuple[uuid.UUID | None, int]:
-    parsed = uuid.UUID(order_id) if order_id is not None else None
-    after = int(after_seq) if after_seq is not None else 0
-    if after < 0:
-        raise ValueError("afterSeq must not be negative")
-    return parsed, after
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the URL asks for: one order (closed after its terminal event) from after a seq, or none yet."""
+
+    order_id: uuid.UUID | None
+    after_seq: int
 
 
 @router.websocket("/api/orders/ws")
 async def order_stream(ws: WebSocket) -> None:
     """`?orderId=…[&afterSeq=n]` follows one order and closes after its terminal event;
     without `orderId`, send `{"action":"subscribe","orderIds":[…]}` to follow many."""
-    state = ws.state
-    hub: Hub = state.hub
-    gate: Gate = state.gate
+    state: NotifierState = ws.state.notifier
+    client = await _admit(ws, state)
+    if client is None:
+        return
+    target = await _target(ws)
+    if target is None:
+        return
+    session = state.open_session(ws, client, single=target.order_id is not None)
+    async with _writing(state, session) as writer:
+        await ws.send_json(protocol.connected(target.order_id))
+        if target.order_id is not None:
+            session.follow(target.order_id, target.after_seq)
+        await _read(ws, session, writer, state.gate.messages)
+
+
+async def _admit(ws: WebSocket, state: NotifierState) -> str | None:
+    """Accept the handshake; the client, or None once it is told why it may not stay and closed."""
+    gate = state.gate
     client = await gate.identify(ws)
     await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered_protocols(ws) else None)
     if client is None:
-        await ws.send_json(
-            protocol.error("unauthorized: send an API key (Authorization: Bearer) or a ticket")
+        await _refuse(
+            ws,
+            "unauthorized: send an API key (Authorization: Bearer) or a ticket",
+            protocol.POLICY_VIOLATION,
+            "unauthorized",
         )
-        await ws.close(protocol.POLICY_VIOLATION, "unauthorized")
-        return
-    if hub.connections(client) >= gate.max_connections_per_client:
-        await ws.send_json(
-            protocol.error(f"at most {gate.max_connections_per_client} open sockets per client")
+        return None
+    if state.hub.connections(client) >= gate.max_connections_per_client:
+        await _refuse(
+            ws,
+            f"at most {gate.max_connections_per_client} open sockets per client",
+            protocol.TRY_AGAIN_LATER,
+            "too many sockets",
         )
-        await ws.close(protocol.TRY_AGAIN_LATER, "too many sockets")
-        return
+        return None
+    return client
+
+
+async def _target(ws: WebSocket) -> Target | None:
+    """The order and seq the URL names; None once a malformed one is answered and the socket closed."""
+    order_id, after_seq = ws.query_params.get("orderId"), ws.query_params.get("afterSeq")
     try:
-        order_id, after_seq = _parse_query(ws.query_params.get("orderId"), ws.query_params.get("afterSeq"))
+        target = Target(
+            uuid.UUID(order_id) if order_id is not None else None,
+            int(after_seq) if after_seq is not None else 0,
+        )
     except ValueError:
-        await ws.send_json(protocol.error("orderId must be a UUID and afterSeq a non-negative integer"))
-        await ws.close(protocol.POLICY_VIOLATION, "bad orderId or afterSeq")
-        return
-    session = Session(
-        ws=ws,
-        hub=hub,
-        pool=state.pool,
-        metrics=state.metrics,
-        single=order_id is not None,
-        inbox=asyncio.Queue(maxsize=state.send_queue),
-        client=client,
-        max_subscriptions=gate.max_subscriptions,
-    )
-    hub.sessions.add(session)
-    state.metrics.ws_connections.inc()
+        target = None
+    if target is None or target.after_seq < 0:
+        await _refuse(
+            ws,
+            "orderId must be a UUID and afterSeq a non-negative integer",
+            protocol.POLICY_VIOLATION,
+            "bad orderId or afterSeq",
+        )
+        return None
+    return target
+
+
+async def _refuse(ws: WebSocket, error: str, code: int, reason: str) -> None:
+    await ws.send_json(protocol.error(error))
+    await ws.close(code, reason)
+
+
+@contextlib.asynccontextmanager
+async def _writing(state: NotifierState, session: Session) -> AsyncIterator[asyncio.Task[None]]:
+    """The session's writer task while the block runs; then the writer stopped and the session closed."""
     writer = asyncio.create_task(session.run(), name="ws-writer")
     try:
-        await ws.send_json(protocol.connected(order_id))
-        if order_id is not None:
-            session.follow(order_id, after_seq)
-        await _read(ws, session, writer, MessageBudget(gate.messages_per_s))
+        yield writer
     finally:
         try:
             writer.cancel()
             # Waited for, not awaited: the writer logs and counts its own failures (`Session.run`), and
-            # a cancellation of this handler still propagates.
+            # a cancellation of this handler still propagates. So does a slow client's close.
             await asyncio.wait({writer})
+            await session.closed()
         finally:
-            hub.forget(session)
-            state.metrics.ws_connections.dec()
+            state.close_session(session)
 
 
-async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], budget: MessageBudget) -> None:
+async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], limit: MessageLimit) -> None:
     """Take subscribe requests until the client leaves or the writer stops (it closed the socket)."""
+    socket = uuid.uuid4()
     while not writer.done():
-        # receive(), not receive_text(): a binary frame has no text, and receive_text() would fail on it.
-        receive = asyncio.create_task(ws.receive())
-        done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
-        if receive not in done:
-            # The writer stopped (it closed the socket, or failed and said so): stop reading. Our own
-            # cancel, or the client leaving at the same moment, is how this receive ends, and no news.
-            receive.cancel()
-            await asyncio.wait({receive})
-            if not receive.cancelled():
-                with contextlib.suppress(*SOCKET_GONE):
-                    receive.result()
-            return
-        try:
-            message = receive.result()
-        except SOCKET_GONE:
-            # The writer closed the socket while we read: the stream is over.
-            return
-        if message["type"] == "websocket.disconnect":
-            return  # the client left
-        if not budget.spend():
+        message = await _receive(ws, writer)
+        if message is None or message["type"] == "websocket.disconnect":
+            return  # the writer stopped, or the client left
+        if not await limit.allow(socket):
             await session.close(protocol.POLICY_VIOLATION, "too many messages")
             return
         text = message.get("text")
@@ -117,3 +134,25 @@ async def _read(ws: WebSocket, session: Session, writer: asyncio.Task[None], bud
             continue
         for order_id in request.order_ids:
             session.follow(order_id, request.after_seq)
+
+
+async def _receive(ws: WebSocket, writer: asyncio.Task[None]) -> Message | None:
+    """The client's next message; None if the writer stopped first (it closed the socket) or the socket
+    closed while we read."""
+    # receive(), not receive_text(): a binary frame has no text, and receive_text() would fail on it.
+    receive = asyncio.create_task(ws.receive())
+    done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if receive not in done:
+        # The writer stopped (it closed the socket, or failed and said so): stop reading. Our own cancel,
+        # or the client leaving at the same moment, is how this receive ends, and no news.
+        receive.cancel()
+        await asyncio.wait({receive})
+        if not receive.cancelled():
+            with contextlib.suppress(*SOCKET_GONE):
+                receive.result()
+        return None
+    try:
+        return receive.result()
+    except SOCKET_GONE:
+        # The writer closed the socket while we read: the stream is over.
+        return None

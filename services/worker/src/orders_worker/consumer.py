@@ -37,8 +37,8 @@ class Consumer:
     orders: AbstractExchange
     pipeline: Pipeline
     metrics: Metrics
-    max_attempts: int = 3
-    concurrency: int = 10
+    max_attempts: int
+    concurrency: int
     _tag: str | None = None
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     _slots: asyncio.Semaphore = field(init=False)
@@ -114,6 +114,7 @@ class Consumer:
             async with asyncio.timeout(10):
                 await channel.close()
         except Exception:
+            self.metrics.internal_errors.labels(where="worker_settle").inc()
             log.error("channel_close_failed", exc_info=True)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
@@ -181,5 +182,7 @@ class Consumer:
             return
         await self.pipeline.fail(command.order_id, code, reason, attempt=command.attempt)
         if retryable:
-            self.metrics.dead_letters.inc()
+            # Raises if the broker refuses it: the message is then nacked (`_on_message`), and its
+            # redelivery finds the order failed, stored above, and acks it.
             await publish(self.orders, DEAD_KEY, command)
+            self.metrics.dead_letters.inc()

@@ -17,22 +17,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Any
-
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.db import connection
 from orders_shared.decision import Decision, settled
 from orders_shared.errors import SlippageExceeded
+from orders_shared.repository import read_pools
 from orders_shared.status import Status
 from orders_venues import CannotFill, PairPools
 from orders_venues.exchange import execute
 from orders_venues.tokens import Token, plain
 from orders_worker import chain
-from orders_worker.repository import Confirmation, Ledger, ParsedPools, confirm, lock_orders, read_pools
-from orders_worker.settings import WorkerSettings
+from orders_worker.repository import Confirmation, Ledger, Locked, confirm, lock_orders
+from orders_worker.resources import Resources
 
 
 def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
@@ -65,9 +61,7 @@ class Landing:
 class Lander:
     """Lands swaps in batches, one pair at a time; one instance per worker process."""
 
-    pool: AsyncConnectionPool[AsyncConnection[Any]]
-    parsed: ParsedPools
-    settings: WorkerSettings
+    res: Resources
     # Publishes committed events (and owns what a failed publish means): the pipeline's.
     announce: Callable[[list[OrderEvent]], Awaitable[None]]
     _waiting: dict[str, list[Landing]] = field(default_factory=dict)
@@ -99,11 +93,11 @@ class Lander:
     async def _land_all(self, pair: str, batch: list[Landing]) -> list[OrderEvent]:
         """Land the batch; the `confirmed` events it committed, in the batch's order."""
         try:
-            async with connection(self.pool) as conn, conn.transaction():
-                state = await read_pools(conn, pair, self.parsed, lock=True)
+            async with self.res.db.transaction() as conn:
+                state = await read_pools(conn, pair, self.res.parsed, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())
-                turn = _run_swaps(batch, held, settled(state, self.settings, now), now)
+                turn = _run_swaps(batch, held, settled(state, self.res.settings, now), now)
                 events = (
                     await confirm(
                         conn,
@@ -123,7 +117,7 @@ class Lander:
             return []
         if turn.swapped and events:
             # Written under the row lock, so the row is exactly one version on from what was read.
-            self.parsed.put(pair, state.version + 1, turn.pools)
+            self.res.parsed.put(pair, state.version + 1, turn.pools)
         for landing in batch:
             if landing.order_id in turn.failed:
                 landing.outcome.set_exception(turn.failed[landing.order_id])
@@ -142,13 +136,12 @@ class _Turn:
     swapped: bool = False
 
 
-def _run_swaps(
-    batch: list[Landing], held: dict[uuid.UUID, tuple[str, int]], pools: PairPools, now: int
-) -> _Turn:
+def _run_swaps(batch: list[Landing], held: dict[uuid.UUID, Locked], pools: PairPools, now: int) -> _Turn:
     """Each still-held order's swap in turn on ``pools``; one that pays too little drops out alone."""
     turn = _Turn(pools)
     for landing in batch:
-        if held.get(landing.order_id) != (Status.SUBMITTED.value, landing.held_seq):
+        locked = held.get(landing.order_id)
+        if locked is None or (locked.status, locked.last_seq) != (Status.SUBMITTED.value, landing.held_seq):
             continue  # another worker holds it now: it lands it, or already has
         ledger = None
         amount_out = landing.landed

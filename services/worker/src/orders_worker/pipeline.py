@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
 from orders_shared.contracts import ExecuteOrder, OrderEvent
-from orders_shared.db import connection
+from orders_shared.db import Conn
 from orders_shared.decision import Decision
 from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
-from orders_shared.metrics import Metrics
+from orders_shared.repository import OrderRow, fetch_order
 from orders_shared.status import TERMINAL, Status
 from orders_venues.tokens import Token, find_token
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import Lander, Landing
+from orders_worker.resources import Resources
 from orders_worker.route_finder import RouteFinder
-from orders_worker.settings import WorkerSettings
-from orders_worker.venues.simulated import VenueLatency
 
 log = get_logger()
 
@@ -59,22 +56,19 @@ class Held:
 class Pipeline:
     """Runs attempts; one instance per worker process."""
 
-    pool: AsyncConnectionPool[AsyncConnection[Any]]
-    route_finder: RouteFinder
-    latency: VenueLatency
+    res: Resources
     events: Doorbell
-    metrics: Metrics
-    settings: WorkerSettings
-    parsed: repository.ParsedPools
+    route_finder: RouteFinder = field(init=False)
     lander: Lander = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lander = Lander(self.pool, self.parsed, self.settings, self._announce)
+        self.route_finder = RouteFinder(self.res)
+        self.lander = Lander(self.res, self._announce)
 
     async def run(self, message: ExecuteOrder, *, redelivered: bool) -> None:
         """Take the order as far as it goes; raises VenueError (or worse) for the consumer to handle."""
-        async with connection(self.pool) as conn:
-            order = await repository.fetch_order(conn, message.order_id)
+        async with self.res.db.connection() as conn:
+            order = await fetch_order(conn, message.order_id)
         if order is None:
             log.warning("order_unknown")
             return
@@ -100,7 +94,9 @@ class Pipeline:
             return
         await self._attempt(order, held, message.attempt, token_in, token_out)
 
-    async def _attempt(self, order: Any, held: Held, attempt: int, token_in: Token, token_out: Token) -> None:
+    async def _attempt(
+        self, order: OrderRow, held: Held, attempt: int, token_in: Token, token_out: Token
+    ) -> None:
         started = time.perf_counter()
         decision = await self.route_finder.decide(token_in, token_out, order.amount_in, order.slippage_bps)
         signature = chain.swap_signature(order.id)
@@ -122,7 +118,7 @@ class Pipeline:
             ),
             (Status.SUBMITTED, {"txHash": signature}),
         ]
-        async with connection(self.pool) as conn:
+        async with self.res.db.connection() as conn:
             events = await repository.advance_through(
                 conn,
                 order.id,
@@ -140,10 +136,10 @@ class Pipeline:
         # Building and submitting now take no time of their own: they are written with the routing step.
         written = time.perf_counter()
         for event in events:
-            self.metrics.transitions.labels(status=event.status.value).inc()
-        self.metrics.stage_duration.labels(stage=Status.ROUTING.value).observe(written - started)
-        self.metrics.stage_duration.labels(stage=Status.BUILDING.value).observe(0.0)
-        self.metrics.stage_duration.labels(stage=Status.SUBMITTED.value).observe(0.0)
+            self.res.metrics.transitions.labels(status=event.status.value).inc()
+        self.res.metrics.stage_duration.labels(stage=Status.ROUTING.value).observe(written - started)
+        self.res.metrics.stage_duration.labels(stage=Status.BUILDING.value).observe(0.0)
+        self.res.metrics.stage_duration.labels(stage=Status.SUBMITTED.value).observe(0.0)
         log.info(
             "order_routed",
             dex_chosen=decision.dex_chosen,
@@ -156,7 +152,7 @@ class Pipeline:
 
     async def _land(
         self,
-        order: Any,
+        order: OrderRow,
         held: Held,
         decision: Decision,
         token_in: Token,
@@ -169,11 +165,11 @@ class Pipeline:
         landed = None
         if resumed:
             # Submitted by an earlier holder: the swap may have landed already; never send it twice.
-            async with connection(self.pool) as conn:
+            async with self.res.db.connection() as conn:
                 landed = await repository.find_execution(conn, order.id)
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
-            await asyncio.gather(*(self.latency.send(leg.venue) for leg in decision.legs))
+            await asyncio.gather(*(self.res.latency.send(leg.venue) for leg in decision.legs))
         event = await self.lander.land(
             Landing(
                 order_id=order.id,
@@ -191,9 +187,9 @@ class Pipeline:
             log.info("order_taken_by_another_worker", wanted=Status.CONFIRMED.value)
             return
         held.status, held.seq = Status.CONFIRMED, event.seq
-        self.metrics.transitions.labels(status=Status.CONFIRMED.value).inc()
-        self.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
-        self.metrics.order_duration.labels(outcome="confirmed").observe(
+        self.res.metrics.transitions.labels(status=Status.CONFIRMED.value).inc()
+        self.res.metrics.stage_duration.labels(stage="executing").observe(time.perf_counter() - started)
+        self.res.metrics.order_duration.labels(outcome="confirmed").observe(
             (event.at - order.created_at).total_seconds()
         )
         log.info(
@@ -201,11 +197,11 @@ class Pipeline:
         )
         # Announced by the lander, with the other `confirmed` events of its batch.
 
-    async def fail(self, order_id: Any, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
+    async def fail(self, order_id: uuid.UUID, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""
         for _ in range(3):
-            async with connection(self.pool) as conn, conn.transaction():
-                order = await repository.fetch_order(conn, order_id)
+            async with self.res.db.transaction() as conn:
+                order = await fetch_order(conn, order_id)
                 if order is None or Status(order.status) in TERMINAL:
                     return None
                 event = await self._advance(
@@ -219,7 +215,7 @@ class Pipeline:
                     raise_attempt=attempt,
                 )
             if event is not None:
-                self.metrics.order_duration.labels(outcome="failed").observe(
+                self.res.metrics.order_duration.labels(outcome="failed").observe(
                     (event.at - order.created_at).total_seconds()
                 )
                 log.info("order_failed", error_code=code, error=reason)
@@ -228,14 +224,29 @@ class Pipeline:
         return None
 
     async def _advance(
-        self, conn: Any, order_id: Any, held: Held, new: Status, detail: dict[str, Any], **columns: Any
+        self,
+        conn: Conn,
+        order_id: uuid.UUID,
+        held: Held,
+        new: Status,
+        detail: dict[str, Any],
+        *,
+        raise_attempt: int | None = None,
+        **columns: object,
     ) -> OrderEvent | None:
         event = await repository.advance(
-            conn, order_id, expected=held.status, expected_seq=held.seq, new=new, detail=detail, **columns
+            conn,
+            order_id,
+            expected=held.status,
+            expected_seq=held.seq,
+            new=new,
+            detail=detail,
+            raise_attempt=raise_attempt,
+            **columns,
         )
         if event is not None:
             held.status, held.seq = new, event.seq
-            self.metrics.transitions.labels(status=new.value).inc()
+            self.res.metrics.transitions.labels(status=new.value).inc()
         return event
 
     async def _announce(self, events: list[OrderEvent]) -> None:
@@ -243,7 +254,7 @@ class Pipeline:
         try:
             await self.events.ring(events)
         except Exception:
-            self.metrics.publish_failures.labels(kind="event").inc()
+            self.res.metrics.publish_failures.labels(kind="event").inc()
             log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
 
 

@@ -1,26 +1,27 @@
 """SQL of the worker: compare-and-set transitions with their events, and the swap ledger. Never commits.
 
-Every order runs these statements several times, so they are SQL text on a psycopg connection from the
-worker's pool (`orders_shared.db.create_pool`): prepared, never compiled. Connections are in autocommit:
-a one-statement step needs no BEGIN/COMMIT; `confirm` and `lock_orders` run inside a transaction.
+Every order runs these statements several times, so they are SQL text on a connection of the worker's
+`Database`: prepared, never compiled. Connections are in autocommit: a one-statement step needs no
+BEGIN/COMMIT; `confirm` and `lock_orders` run inside a transaction. What the worker reads as the api does
+(an order, the pools) is in `orders_shared.repository`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
-from psycopg.rows import namedtuple_row
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from orders_shared.contracts import OrderEvent
-from orders_shared.pools import PairState, dump, load
+from orders_shared.db import Conn
+from orders_shared.pools import dump
 from orders_shared.status import Status, ensure_legal
 from orders_venues import PairPools
 
@@ -51,69 +52,27 @@ class Confirmation:
     ledger: Ledger | None
 
 
-_ORDER = """
-SELECT id, status, last_seq, attempt, token_in, token_out, amount_in, slippage_bps, route, created_at
-FROM orders WHERE id = %(id)s
-"""
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """An order a compare-and-set moved: its last seq, when, and its attempt, after the update."""
+
+    id: uuid.UUID
+    last_seq: int
+    updated_at: datetime
+    attempt: int
+
+    def stamp(self, draft: OrderEvent, seq: int) -> OrderEvent:
+        """``draft`` as written: the seq it got, the time and attempt of the update."""
+        return draft.model_copy(update={"seq": seq, "at": self.updated_at, "attempt": self.attempt})
 
 
-async def fetch_order(pg: AsyncConnection[Any], order_id: uuid.UUID) -> Any | None:
-    """What the worker needs of the order (a named tuple), or None if there is no such order."""
-    async with pg.cursor(row_factory=namedtuple_row) as cur:
-        await cur.execute(_ORDER, {"id": order_id}, prepare=True)
-        return await cur.fetchone()
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """An order's row as `lock_orders` locked it."""
 
-
-@dataclass(slots=True)
-class ParsedPools:
-    """Each pair's pools as last parsed, by version: parsing is most of what reading the pools costs."""
-
-    by_pair: dict[str, tuple[int, PairPools]] = field(default_factory=dict)
-
-    def version(self, pair: str) -> int:
-        """The version of the pair's pools parsed last; -1 if none."""
-        known = self.by_pair.get(pair)
-        return known[0] if known is not None else -1
-
-    def entry(self, pair: str) -> tuple[int, PairPools] | None:
-        """The pair's (version, pools) parsed last, if any."""
-        return self.by_pair.get(pair)
-
-    def put(self, pair: str, version: int, pools: PairPools) -> None:
-        """Remember the pair's pools at ``version``."""
-        self.by_pair[pair] = (version, pools)
-
-
-# The state comes back only when it is not the version the caller has parsed already.
-_POOLS = """
-SELECT version, synced_at, origin, CASE WHEN version = %(known)s THEN NULL ELSE state END
-FROM pools WHERE pair = %(pair)s
-"""
-_POOLS_LOCKED = _POOLS + " FOR UPDATE"
-
-
-async def read_pools(
-    pg: AsyncConnection[Any], pair: str, parsed: ParsedPools, *, lock: bool = False
-) -> PairState:
-    """One pair's pools; with ``lock``, held until the transaction ends."""
-    # Taken before the query: another task of this worker may replace the entry while the query runs,
-    # and a NULL state means "the version you sent", whatever the cache holds by the time it arrives.
-    cached = parsed.entry(pair)
-    known = cached[0] if cached is not None else -1
-    cur = await pg.execute(_POOLS_LOCKED if lock else _POOLS, {"pair": pair, "known": known}, prepare=True)
-    row = await cur.fetchone()
-    if row is None:
-        raise LookupError(f"no pools for {pair}")
-    version, synced_at, origin, state = row
-    if state is None and cached is not None:
-        pools = cached[1]
-    else:
-        pools = load(state)
-        # Versions only grow: a read that another task's newer entry overtook must not move the cache
-        # back, or the next read would parse again what this worker has parsed already.
-        if version > parsed.version(pair):
-            parsed.put(pair, version, pools)
-    return PairState(pools, synced_at, origin, version)
+    id: uuid.UUID
+    status: str
+    last_seq: int
 
 
 def _draft(order_id: uuid.UUID, status: Status, detail: dict[str, Any]) -> tuple[OrderEvent, Jsonb]:
@@ -143,19 +102,19 @@ WITH moved AS (
     UPDATE orders
     SET status = %(new)s, last_seq = last_seq + {steps}, updated_at = clock_timestamp(){sets}
     WHERE id = %(id)s AND status = %(expected)s AND last_seq = %(expected_seq)s
-    RETURNING last_seq, updated_at, attempt
+    RETURNING id, last_seq, updated_at, attempt
 ), appended AS (
     INSERT INTO order_events (order_id, seq, status, detail, created_at)
     SELECT %(id)s, moved.last_seq - {steps} + s.n, s.status,
         s.detail || jsonb_build_object('attempt', moved.attempt), moved.updated_at
     FROM moved, (VALUES {rows}) AS s(n, status, detail)
 )
-SELECT last_seq, updated_at, attempt FROM moved
+SELECT id, last_seq, updated_at, attempt FROM moved
 """
 
 
 async def advance(
-    pg: AsyncConnection[Any],
+    conn: Conn,
     order_id: uuid.UUID,
     *,
     expected: Status,
@@ -163,7 +122,7 @@ async def advance(
     new: Status,
     detail: dict[str, Any],
     raise_attempt: int | None = None,
-    **columns: Any,
+    **columns: object,
 ) -> OrderEvent | None:
     """Move the order from (``expected``, ``expected_seq``) to ``new`` and append the event.
 
@@ -172,7 +131,7 @@ async def advance(
     the order is no longer where the caller saw it (another worker holds it): nothing written.
     """
     events = await advance_through(
-        pg,
+        conn,
         order_id,
         expected=expected,
         expected_seq=expected_seq,
@@ -184,14 +143,14 @@ async def advance(
 
 
 async def advance_through(
-    pg: AsyncConnection[Any],
+    conn: Conn,
     order_id: uuid.UUID,
     *,
     expected: Status,
     expected_seq: int,
     steps: Sequence[tuple[Status, dict[str, Any]]],
     raise_attempt: int | None = None,
-    **columns: Any,
+    **columns: object,
 ) -> list[OrderEvent] | None:
     """Move the order from (``expected``, ``expected_seq``) through each of ``steps`` (status, detail),
     appending one event per step with the seqs that follow, in one statement.
@@ -227,24 +186,21 @@ async def advance_through(
         for name, value in columns.items()
     )
     sql = _advance_sql(names, raise_attempt=raise_attempt is not None, steps=len(steps))
-    cur = await pg.execute(sql, params, prepare=True)
-    row = await cur.fetchone()
-    if row is None:
+    async with conn.cursor(row_factory=class_row(Moved)) as cur:
+        await cur.execute(sql, params, prepare=True)
+        moved = await cur.fetchone()
+    if moved is None:
         return None
-    last_seq, at, attempt = row
-    first = last_seq - len(steps) + 1
-    return [
-        draft.model_copy(update={"seq": first + k, "at": at, "attempt": attempt})
-        for k, draft in enumerate(drafts)
-    ]
+    first = moved.last_seq - len(steps) + 1
+    return [moved.stamp(draft, first + k) for k, draft in enumerate(drafts)]
 
 
 _EXECUTION = "SELECT amount_out FROM executions WHERE order_id = %(id)s"
 
 
-async def find_execution(pg: AsyncConnection[Any], order_id: uuid.UUID) -> Decimal | None:
+async def find_execution(conn: Conn, order_id: uuid.UUID) -> Decimal | None:
     """What the order's swap paid, if it landed."""
-    cur = await pg.execute(_EXECUTION, {"id": order_id}, prepare=True)
+    cur = await conn.execute(_EXECUTION, {"id": order_id}, prepare=True)
     row = await cur.fetchone()
     return None if row is None else Decimal(row[0])
 
@@ -254,12 +210,11 @@ SELECT id, status, last_seq FROM orders WHERE id = ANY(%(ids)s) ORDER BY id FOR 
 """
 
 
-async def lock_orders(
-    pg: AsyncConnection[Any], order_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str, int]]:
-    """Lock the orders' rows until the transaction ends; each one's (status, last_seq) as locked."""
-    cur = await pg.execute(_LOCK_ORDERS, {"ids": order_ids}, prepare=True)
-    return {order_id: (status, last_seq) for order_id, status, last_seq in await cur.fetchall()}
+async def lock_orders(conn: Conn, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, Locked]:
+    """Lock the orders' rows until the transaction ends; each one's status and last seq as locked."""
+    async with conn.cursor(row_factory=class_row(Locked)) as cur:
+        await cur.execute(_LOCK_ORDERS, {"ids": order_ids}, prepare=True)
+        return {locked.id: locked for locked in await cur.fetchall()}
 
 
 # Each order moves from (submitted, expected seq) to confirmed with its event; the ledger entries and the
@@ -300,7 +255,7 @@ _CONFIRM_AND_SWAP = _CONFIRM.format(pooled=_POOLED)
 
 
 async def confirm(
-    pg: AsyncConnection[Any],
+    conn: Conn,
     confirmations: list[Confirmation],
     *,
     pair: str,
@@ -335,8 +290,6 @@ async def confirm(
     if pools_after is not None:
         params.update(pair=pair, pools_after=Jsonb(dump(pools_after)), synced_at=synced_at)
     sql = _CONFIRM_AND_SWAP if pools_after is not None else _CONFIRM_ONLY
-    cur = await pg.execute(sql, params, prepare=True)
-    return {
-        order_id: drafts[order_id].model_copy(update={"seq": seq, "at": at, "attempt": attempt})
-        for order_id, seq, at, attempt in await cur.fetchall()
-    }
+    async with conn.cursor(row_factory=class_row(Moved)) as cur:
+        await cur.execute(sql, params, prepare=True)
+        return {moved.id: moved.stamp(drafts[moved.id], moved.last_seq) for moved in await cur.fetchall()}

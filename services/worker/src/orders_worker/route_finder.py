@@ -6,21 +6,14 @@ import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
-
-from orders_shared.db import connection
 from orders_shared.decision import Decision, decide, settled
 from orders_shared.errors import NoRoute, TransientVenueError, VenueError
 from orders_shared.logging import get_logger
-from orders_shared.metrics import Metrics
+from orders_shared.repository import read_pools
 from orders_venues import VENUES, Unroutable, orient
 from orders_venues.tokens import Token
-from orders_worker.repository import ParsedPools, read_pools
-from orders_worker.settings import WorkerSettings
-from orders_worker.venues.simulated import VenueLatency
+from orders_worker.resources import Resources
 
 log = get_logger()
 
@@ -29,26 +22,23 @@ log = get_logger()
 class RouteFinder:
     """Routes orders on the pools in Postgres; one instance per worker."""
 
-    pool: AsyncConnectionPool[AsyncConnection[Any]]
-    settings: WorkerSettings
-    latency: VenueLatency
-    metrics: Metrics
-    parsed: ParsedPools
+    res: Resources
 
     async def _answers(self, venue: str) -> bool:
         started = time.perf_counter()
+        metrics = self.res.metrics
         try:
-            async with asyncio.timeout(self.settings.venue_quote_timeout_ms / 1000):
-                await self.latency.quote(venue)
+            async with asyncio.timeout(self.res.settings.venue_quote_timeout_ms / 1000):
+                await self.res.latency.quote(venue)
         except TimeoutError:
-            self.metrics.venue_errors.labels(venue=venue, kind="timeout").inc()
+            metrics.venue_errors.labels(venue=venue, kind="timeout").inc()
             log.warning("venue_quote_timeout", venue=venue)
             return False
         except VenueError as exc:
-            self.metrics.venue_errors.labels(venue=venue, kind="error").inc()
+            metrics.venue_errors.labels(venue=venue, kind="error").inc()
             log.warning("venue_quote_failed", venue=venue, error=str(exc))
             return False
-        self.metrics.quote_duration.labels(venue=venue).observe(time.perf_counter() - started)
+        metrics.quote_duration.labels(venue=venue).observe(time.perf_counter() - started)
         return True
 
     async def decide(
@@ -63,10 +53,10 @@ class RouteFinder:
             side = orient(token_in.symbol, token_out.symbol)
         except Unroutable as exc:
             raise NoRoute(str(exc)) from None
-        async with connection(self.pool) as conn:
-            state = await read_pools(conn, side.pair, self.parsed)
+        async with self.res.db.connection() as conn:
+            state = await read_pools(conn, side.pair, self.res.parsed)
         now = int(time.time())
-        current = settled(state, self.settings, now)
+        current = settled(state, self.res.settings, now)
         try:
             decision = decide(current, side, token_in, token_out, amount_in, slippage_bps, now, venues)
         except NoRoute:
@@ -74,5 +64,5 @@ class RouteFinder:
                 # A venue that did not answer might have filled it: worth another attempt, not a final no.
                 raise TransientVenueError("the venues that answered cannot fill the order") from None
             raise
-        self.metrics.routing_decisions.labels(venue=decision.dex_chosen).inc()
+        self.res.metrics.routing_decisions.labels(venue=decision.dex_chosen).inc()
         return decision

@@ -11,12 +11,12 @@ from orders_shared.errors import TransientVenueError
 
 @dataclass(slots=True)
 class VenueLatency:
-    """Latency and injected failures of the simulated venues' RPCs."""
+    """Latency and injected failures of the simulated venues' RPCs (the worker's settings say how much)."""
 
     rng: random.Random
-    quote_latency_s: tuple[float, float] = (0.2, 0.4)
-    execute_latency_s: tuple[float, float] = (2.0, 3.0)
-    failure_rate: float = 0.0
+    quote_latency_s: tuple[float, float]
+    execute_latency_s: tuple[float, float]
+    failure_rate: float
 
     async def _call(self, venue: str, what: str, bounds: tuple[float, float]) -> None:
         if bounds[1] > 0:

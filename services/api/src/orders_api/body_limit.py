@@ -1,4 +1,4 @@
-"""An ASGI middleware that refuses oversized bodies before anything parses them."""
+"""The body cap: an ASGI middleware that refuses oversized bodies before anything parses them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orders_api.problems import PROBLEM_JSON
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+
+log = get_logger()
 
 
 class BodyTooLarge(HTTPException):
@@ -19,9 +23,10 @@ class BodyTooLarge(HTTPException):
 class BodySizeLimit:
     """413 for a Content-Length above the cap, and for a streamed body that grows past it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,6 +59,12 @@ class BodySizeLimit:
         except BodyTooLarge:
             if not started:
                 await self._refuse(scope, send)
+                return
+            # A handler that answered before reading its whole body: the answer is out, the rest unread.
+            self.metrics.internal_errors.labels(where="api_body_limit").inc()
+            log.warning(
+                "body_cap_passed_after_response_started", path=scope["path"], max_bytes=self.max_bytes
+            )
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         body = orjson.dumps(
