@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit
 
-import aiormq.exceptions
+import aio_pika
 import psycopg
+from aio_pika import exceptions as amqp_errors
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -227,9 +228,9 @@ def _postgres_failure(error: BaseException) -> tuple[Failure, str]:
 
 def _rabbitmq_failure(error: BaseException) -> tuple[Failure, str]:
     """RabbitMQ's failure from aiormq's error."""
-    if isinstance(error, aiormq.exceptions.ProbableAuthenticationError):
+    if isinstance(error, amqp_errors.ProbableAuthenticationError):
         return Failure.AUTHENTICATION, "the broker refused the login (ACCESS_REFUSED)"
-    if isinstance(error, aiormq.exceptions.InvalidFrameError) and "Connection.Close" in str(error):
+    if isinstance(error, amqp_errors.InvalidFrameError) and "Connection.Close" in str(error):
         # Logged in, then closed at Connection.Open: the vhost is missing or the user may not use it.
         return Failure.UNKNOWN_VHOST, "the broker closed the connection when the vhost was opened"
     if isinstance(error, TimeoutError):
@@ -252,7 +253,7 @@ def unreachable(dependency: Dependency, error: BaseException) -> Unreachable:
 
 
 # Errors a connection attempt raises when the other side is away or says no (anything else is a bug).
-CONNECT_ERRORS: Final = (psycopg.OperationalError, aiormq.exceptions.AMQPError, OSError, TimeoutError)
+CONNECT_ERRORS: Final = (psycopg.OperationalError, amqp_errors.AMQPError, OSError, TimeoutError)
 
 
 # --- waiting at start-up ------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ async def wait_for_rabbitmq(url: str, timeout_s: float) -> None:
 
     async def login(attempt_timeout_s: float) -> None:
         async with asyncio.timeout(attempt_timeout_s):
-            connection = await aiormq.connect(url)
+            connection = await aio_pika.connect(url, timeout=attempt_timeout_s)
         await connection.close()
 
     await retry_until(rabbitmq(url), login, timeout_s)
