@@ -235,13 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", default="order-engine-dev")
     parser.add_argument("--install-compose", default="make --no-print-directory tools")
     parser.add_argument("--build-offline", default="make --no-print-directory offline-images")
-    parser.add_argument("--state", type=Path, default=ROOT / ".tools" / "dev")
+    parser.add_argument("--state", type=Path, help="where the override file goes (.tools/dev/PROJECT)")
     args = parser.parse_args(argv)
+    state = args.state or ROOT / ".tools" / "dev" / args.project
     # Warnings only: the wait after `up` logs its attempts; the drivers' own connect errors stay quiet.
     configure_logging("warning", "console")
-    tools = Tools(
-        args.docker, args.compose, args.project, args.install_compose, args.build_offline, args.state
-    )
+    tools = Tools(args.docker, args.compose, args.project, args.install_compose, args.build_offline, state)
     if args.action == "down":
         return down(tools, wipe=args.wipe)
     database = postgres(os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders"))
