@@ -22,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install lint fmt test test-fast soak api-key migrate run-api run-worker run-notifier dev clean
+.PHONY: help install lint fmt test test-fast soak api-key migrate run-api run-worker run-notifier dev dev-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,10 @@ soak: install ## 10,000 orders through faults, then an exact reconciliation (min
 api-key: install ## Create an API key: make api-key NAME=desk-a (also: make api-key CMD=list, CMD="revoke ID")
 	$(BIN)/orders-api-key $(if $(CMD),$(CMD),create "$(NAME)")
 
+# At a person's terminal a missing Postgres or RabbitMQ is said at once; in a cluster the services wait
+# STARTUP_TIMEOUT_S (60 s) for them.
+migrate dev run-api run-worker run-notifier: export STARTUP_TIMEOUT_S ?= 0
+
 migrate: install ## Create the database if needed and migrate it to the newest schema
 	$(BIN)/orders-migrate --create-database
 
@@ -82,7 +86,16 @@ run-notifier: install ## The notifier in the foreground
 dev: export LOG_FORMAT ?= console
 # A local demo runs the seed's open API unless asked otherwise: make dev AUTH_REQUIRED=true
 dev: export AUTH_REQUIRED ?= false
-dev: migrate ## Migrate, then run all three services; Ctrl-C stops them all
+# Postgres and RabbitMQ that do not answer at DATABASE_URL / AMQP_URL are started in Docker (compose
+# project DEV_PROJECT), or the message says what to install; `make dev-down` stops them.
+DEV_PROJECT ?= order-engine-dev
+DEV_DEPS = $(BIN)/python -m deploy.dev_deps --docker '$(DOCKER)' --compose '$(COMPOSE)' --project '$(DEV_PROJECT)' \
+	--install-compose '$(MAKE) --no-print-directory $(TOOLS_STAMPS)/compose-$(COMPOSE_VERSION)' \
+	--build-offline '$(MAKE) --no-print-directory offline-images OFFLINE_IMAGES="postgres rabbitmq"'
+
+dev: install ## Start Postgres/RabbitMQ in Docker if missing, migrate, run all three services; Ctrl-C stops them
+	@$(DEV_DEPS) up
+	$(BIN)/orders-migrate --create-database
 	@echo "api http://127.0.0.1:$(API_PORT)/docs  websocket ws://127.0.0.1:$(NOTIFIER_PORT)/api/orders/ws?orderId=…"
 	@if [ "$$AUTH_REQUIRED" = "false" ]; then \
 	  echo "!!! AUTH_REQUIRED=false: API keys are NOT checked; anyone reaching these ports can trade. Local demo only."; \
@@ -90,6 +103,9 @@ dev: migrate ## Migrate, then run all three services; Ctrl-C stops them all
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(BIN)/orders-api & $(BIN)/orders-worker & $(BIN)/orders-notifier & \
 	wait -n; echo "a service stopped; stopping the others"; exit 1
+
+dev-down: install ## Stop the Postgres/RabbitMQ containers `make dev` started (WIPE=1: and delete their data)
+	@$(DEV_DEPS) down $(if $(filter 1 yes true,$(WIPE)),--wipe)
 
 clean: ## Remove the environment and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -15,6 +15,8 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from orders_shared.reach import wait_for_postgres
+
 Conn = psycopg.AsyncConnection[TupleRow]
 
 
@@ -26,8 +28,19 @@ class Database:
     `transaction` for more than one.
     """
 
-    def __init__(self, url: str, *, size: int, application_name: str, timeout_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        size: int,
+        application_name: str,
+        timeout_s: float = 3.0,
+        startup_timeout_s: float | None = None,
+    ) -> None:
+        """``startup_timeout_s``: how long `open` first waits for Postgres to answer; None: not at all."""
         self.application_name = application_name
+        self._url = url
+        self._startup_timeout_s = startup_timeout_s
         self._pool = AsyncConnectionPool(
             url,
             connection_class=psycopg.AsyncConnection[TupleRow],
@@ -41,7 +54,15 @@ class Database:
         )
 
     async def open(self) -> None:
-        """Open the pool and wait until its connections are made (fails if Postgres does not answer)."""
+        """Open the pool and wait until its connections are made (fails if Postgres does not answer).
+
+        With a start-up timeout, Postgres is first waited for, with one log line per failed attempt, and
+        `orders_shared.reach.Unreachable` says why when it does not answer in time.
+        """
+        if self._startup_timeout_s is not None:
+            await wait_for_postgres(
+                self._url, self._startup_timeout_s, application_name=self.application_name
+            )
         await self._pool.open(wait=True)
 
     async def close(self) -> None:

@@ -71,6 +71,8 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     # Access logs of every health probe and metrics scrape drown out the events that matter.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("aiormq").setLevel(logging.WARNING)
+    # aiormq logs each failed connect before raising it; orders_shared.reach reports it, classified.
+    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
 from importlib import resources
 
 import sqlalchemy as sa
@@ -12,6 +15,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 
 from orders_shared.logging import configure_logging, get_logger
+from orders_shared.reach import Failure, Unreachable, postgres, unreachable, wait_for_postgres
 from orders_shared.settings import CommonSettings
 
 
@@ -78,8 +82,17 @@ def grant_to(database_url: str, role: str) -> None:
         engine.dispose()
 
 
+def _await_postgres(database_url: str, timeout_s: float, *, creating: bool) -> None:
+    """Wait for Postgres (STARTUP_TIMEOUT_S); a missing database is fine when it is about to be created."""
+    try:
+        asyncio.run(wait_for_postgres(database_url, timeout_s, application_name="orders-migrate"))
+    except Unreachable as error:
+        if not (creating and error.failure is Failure.UNKNOWN_DATABASE):
+            raise
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the one-shot migration step."""
+    """Entry point of the one-shot migration step: a Postgres it cannot use ends it with one message."""
     parser = argparse.ArgumentParser(prog="orders-migrate", description=__doc__)
     parser.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     parser.add_argument(
@@ -95,15 +108,29 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = CommonSettings()
     configure_logging(settings.log_level, settings.log_format)
+    database_url = str(settings.database_url)
+    try:
+        _await_postgres(database_url, settings.startup_timeout_s, creating=args.create_database)
+        _migrate(database_url, args.revision, create=args.create_database, grant_to_role=args.grant_to)
+    except sa.exc.OperationalError as error:
+        # Postgres went away, or refused what the check before could not try (the `postgres` database).
+        sys.stderr.write(unreachable(postgres(database_url), error.orig or error).message() + "\n")
+        raise SystemExit(os.EX_UNAVAILABLE) from None
+    except Unreachable as error:
+        sys.stderr.write(error.message() + "\n")
+        raise SystemExit(os.EX_UNAVAILABLE) from None
+
+
+def _migrate(database_url: str, revision: str, *, create: bool, grant_to_role: str | None) -> None:
     log = get_logger()
-    if args.create_database and create_database(str(settings.database_url)):
+    if create and create_database(database_url):
         log.info("database_created")
-    log.info("migration_started", revision=args.revision)
-    upgrade(str(settings.database_url), args.revision)
-    log.info("migration_finished", revision=args.revision)
-    if args.grant_to:
-        grant_to(str(settings.database_url), args.grant_to)
-        log.info("grants_given", role=args.grant_to)
+    log.info("migration_started", revision=revision)
+    upgrade(database_url, revision)
+    log.info("migration_finished", revision=revision)
+    if grant_to_role:
+        grant_to(database_url, grant_to_role)
+        log.info("grants_given", role=grant_to_role)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import gc
 import signal
+import sys
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orders_shared.logging import get_logger
+from orders_shared.reach import Unreachable
 
 
 def serve(server: uvicorn.Server) -> None:
@@ -37,10 +42,50 @@ def quiet_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def reporting_unreachable(app: ASGIApp) -> ASGIApp:
+    """``app``, whose start-up, when it fails on a dependency it could not reach, logs the message only.
+
+    Starlette reports a failed lifespan to uvicorn with the exception's traceback, which uvicorn logs;
+    for `Unreachable` the traceback says nothing a person needs, so the message goes out as one log
+    event instead and uvicorn gets none to print ("Application startup failed. Exiting.", exit 3).
+    """
+
+    async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def send_reported(message: Message) -> None:
+            # Starlette sends startup.failed from inside its `except` block: the error is the one handled.
+            error = sys.exc_info()[1]
+            if message["type"] == "lifespan.startup.failed" and isinstance(error, Unreachable):
+                log_unreachable(error)
+                message = {"type": "lifespan.startup.failed", "message": ""}
+            await send(message)
+
+        await app(scope, receive, send_reported)
+
+    return gated
+
+
+def log_unreachable(error: Unreachable) -> None:
+    """The one error event of a service that gave up waiting for Postgres or RabbitMQ."""
+    get_logger().error(
+        "dependency_unreachable",
+        setting=error.dependency.setting,
+        url=error.dependency.shown,
+        failure=error.failure.value,
+        message=error.message(),
+    )
+
+
 def server_config(app: Any, *, host: str, port: int, grace_s: float, **options: Any) -> uvicorn.Config:
-    """The uvicorn settings every service shares: our logging, no access log, a bounded drain."""
+    """The uvicorn settings every service shares: our logging, no access log, a bounded drain.
+
+    An app given as an object (not an import string) reports an unreachable dependency in one event.
+    """
     return uvicorn.Config(
-        app,
+        app if isinstance(app, str) else reporting_unreachable(app),
         host=host,
         port=port,
         log_config=None,

@@ -70,6 +70,15 @@ class CommonSettings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=20.0, ge=0, le=600, description="Seconds a service takes to finish in-flight work on SIGTERM."
     )
+    startup_timeout_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Seconds a service (and orders-migrate) waits at start-up for Postgres and RabbitMQ to answer,"
+            " retrying with capped backoff; 0: one attempt (make dev, make migrate)."
+        ),
+    )
 
 
 def ticket_secret(settings: CommonSettings) -> bytes:

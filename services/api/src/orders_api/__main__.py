@@ -12,24 +12,25 @@ import shutil
 import tempfile
 
 import uvicorn
+from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
 from orders_api.app import create_app
-from orders_api.intake import OrderIntake
 from orders_api.settings import ApiSettings
 from orders_shared.logging import configure_logging
 from orders_shared.metrics import MULTIPROC_DIR
-from orders_shared.serving import quiet_gc, serve, server_config
+from orders_shared.serving import quiet_gc, reporting_unreachable, serve, server_config
 
 
-def app_from_env() -> OrderIntake:
+def app_from_env() -> ASGIApp:
     """The app of one api process, from the environment (what each of API_WORKERS processes runs)."""
     settings = ApiSettings()
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     # uvicorn's worker processes are not started by `serve`, which would do this before serving.
     quiet_gc()
-    return app
+    # An import string is not wrapped by server_config: this process's app says Unreachable itself.
+    return reporting_unreachable(app)
 
 
 def main() -> None:

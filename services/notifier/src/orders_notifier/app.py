@@ -38,9 +38,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, NotifierState]]:
         async with AsyncExitStack() as stack:
             # Sessions, key checks and the readiness probe read on the same connections.
+            # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
             db = await stack.enter_async_context(
                 Database(
-                    str(settings.database_url), size=settings.db_pool_size, application_name="orders-notifier"
+                    str(settings.database_url),
+                    size=settings.db_pool_size,
+                    application_name="orders-notifier",
+                    startup_timeout_s=settings.startup_timeout_s,
                 )
             )
             connection = await _listen(settings, hub, metrics)
@@ -64,7 +68,9 @@ def create_app(
 
 async def _listen(settings: NotifierSettings, hub: Hub, metrics: Metrics) -> AbstractRobustConnection:
     """This replica's connection to RabbitMQ, its queue on `order.events` feeding ``hub``."""
-    connection = await connect(settings.amqp_url, name="orders-notifier")
+    connection = await connect(
+        settings.amqp_url, name="orders-notifier", startup_timeout_s=settings.startup_timeout_s
+    )
     # Events published while this replica was cut off from RabbitMQ are in Postgres only.
     connection.reconnect_callbacks.add(lambda *_: hub.resync_all())
     try:

@@ -65,12 +65,18 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
             db = await stack.enter_async_context(
                 Database(
-                    str(settings.database_url), size=settings.db_pool_size, application_name="orders-worker"
+                    str(settings.database_url),
+                    size=settings.db_pool_size,
+                    application_name="orders-worker",
+                    startup_timeout_s=settings.startup_timeout_s,
                 )
             )
-            connection = await connect(settings.amqp_url, name="orders-worker")
+            connection = await connect(
+                settings.amqp_url, name="orders-worker", startup_timeout_s=settings.startup_timeout_s
+            )
             stack.push_async_callback(connection.close)
             # Create the default pools if no worker has yet.
             async with db.connection() as conn:
