@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import pool
-from sqlalchemy.engine import make_url
 
-from orders_shared.migrate import create_database, sqlalchemy_url
+from orders_shared.migrate import sqlalchemy_url
 from tests.containers.support import (
     REPORT,
     SERVICES,
@@ -33,7 +32,7 @@ from tests.containers.support import (
     security_options,
     wait_healthy,
 )
-from tests.support.infra import ADMIN_DATABASE_URL, throwaway_database, throwaway_vhost
+from tests.support.infra import throwaway_database, throwaway_vhost
 from tests.support.services import free_port
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(1800)]
@@ -46,18 +45,8 @@ HOST_VARS = {"api": "API_HOST", "worker": "WORKER_HOST", "notifier": "NOTIFIER_H
 @pytest.fixture
 def empty_database() -> Iterator[str]:
     """A database of this test's own with nothing in it; dropped afterwards."""
-    url = make_url(ADMIN_DATABASE_URL).set(database=f"orders_image_{uuid.uuid4().hex[:12]}")
-    database_url = url.render_as_string(hide_password=False)
-    create_database(database_url)
-    try:
-        yield database_url
-    finally:
-        admin = sa.create_engine(
-            sqlalchemy_url(ADMIN_DATABASE_URL), isolation_level="AUTOCOMMIT", poolclass=pool.NullPool
-        )
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database("orders_image", migrated=False) as url:
+        yield url
 
 
 def env_options(env: dict[str, str]) -> list[str]:

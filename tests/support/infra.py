@@ -23,13 +23,15 @@ AMQP_BASE = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"
 
 
 @contextmanager
-def throwaway_database(prefix: str = "orders_test") -> Iterator[str]:
-    """A fresh database migrated to head (so the migration is tested too); dropped afterwards."""
+def throwaway_database(prefix: str = "orders_test", *, migrated: bool = True) -> Iterator[str]:
+    """A fresh database, migrated to head unless ``migrated`` is False (so the migration is tested too);
+    dropped afterwards."""
     url = make_url(ADMIN_DATABASE_URL).set(database=f"{prefix}_{uuid.uuid4().hex[:12]}")
     database_url = url.render_as_string(hide_password=False)
     create_database(database_url)
     try:
-        upgrade(database_url)
+        if migrated:
+            upgrade(database_url)
         yield database_url
     finally:
         admin = sa.create_engine(

@@ -16,6 +16,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from orders_shared.reach import wait_for_postgres
+from orders_shared.settings import CommonSettings
 
 Conn = psycopg.AsyncConnection[TupleRow]
 
@@ -51,6 +52,16 @@ class Database:
             kwargs={"autocommit": True, "application_name": application_name, "connect_timeout": 3},
             open=False,
             name=application_name,
+        )
+
+    @classmethod
+    def for_service(cls, settings: CommonSettings, application_name: str) -> Database:
+        """The service's database as its settings say: DATABASE_URL, DB_POOL_SIZE, STARTUP_TIMEOUT_S."""
+        return cls(
+            str(settings.database_url),
+            size=settings.db_pool_size,
+            application_name=application_name,
+            startup_timeout_s=settings.startup_timeout_s,
         )
 
     async def open(self) -> None:

@@ -52,12 +52,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState]]:
         # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
-        async with Database(
-            str(settings.database_url),
-            size=settings.db_pool_size,
-            application_name="orders-api",
-            startup_timeout_s=settings.startup_timeout_s,
-        ) as db:
+        async with Database.for_service(settings, "orders-api") as db:
             connection = await connect(
                 settings.amqp_url, name="orders-api", startup_timeout_s=settings.startup_timeout_s
             )

@@ -39,14 +39,7 @@ def create_app(
         async with AsyncExitStack() as stack:
             # Sessions, key checks and the readiness probe read on the same connections.
             # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
-            db = await stack.enter_async_context(
-                Database(
-                    str(settings.database_url),
-                    size=settings.db_pool_size,
-                    application_name="orders-notifier",
-                    startup_timeout_s=settings.startup_timeout_s,
-                )
-            )
+            db = await stack.enter_async_context(Database.for_service(settings, "orders-notifier"))
             connection = await _listen(settings, hub, metrics)
             stack.push_async_callback(connection.close)
             checks["database"] = database_check(db)

@@ -66,14 +66,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
-            db = await stack.enter_async_context(
-                Database(
-                    str(settings.database_url),
-                    size=settings.db_pool_size,
-                    application_name="orders-worker",
-                    startup_timeout_s=settings.startup_timeout_s,
-                )
-            )
+            db = await stack.enter_async_context(Database.for_service(settings, "orders-worker"))
             connection = await connect(
                 settings.amqp_url, name="orders-worker", startup_timeout_s=settings.startup_timeout_s
             )
