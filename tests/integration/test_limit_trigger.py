@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import NewLimitOrder, insert_limit_order
 from orders_shared.db import Database
+from orders_shared.models import orders_table
 from orders_shared.repository import fetch_order, leave_open, read_events
 from orders_shared.status import Status
 from orders_worker.repository import expire_due, try_lease, waiting_within
@@ -19,10 +24,20 @@ from orders_worker.repository import expire_due, try_lease, waiting_within
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 CLIENT = "limit-trigger-tests"
+# A SOL price no pool pays: a worker of a later test's stack never fires these orders.
+NEVER = "1000000"
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module", autouse=True)
+async def _remove_the_orders(engine: AsyncEngine) -> AsyncIterator[None]:
+    """This module's orders go with it (their events cascade): no later stack's sweeper picks them up."""
+    yield
+    async with engine.begin() as conn:
+        await conn.execute(sa.delete(orders_table).where(orders_table.c.client == CLIENT))
 
 
 async def _open_order(
-    db: Database, price: str = "1", expires_in: timedelta = timedelta(hours=1)
+    db: Database, price: str = NEVER, expires_in: timedelta = timedelta(hours=1)
 ) -> uuid.UUID:
     order = NewLimitOrder(
         order_id=uuid.uuid4(),
@@ -45,7 +60,7 @@ async def test_a_limit_order_is_stored_pending_then_open(db: Database) -> None:
         row = await fetch_order(conn, order_id)
         events = await read_events(conn, order_id)
     assert row is not None
-    assert (row.status, row.type, row.last_seq, row.limit_price) == ("open", "limit", 2, Decimal(1))
+    assert (row.status, row.type, row.last_seq, row.limit_price) == ("open", "limit", 2, Decimal(NEVER))
     assert row.enqueued_at is not None  # the outbox relay never publishes it
     assert [(e.seq, e.status) for e in events] == [(1, Status.PENDING), (2, Status.OPEN)]
 
@@ -96,10 +111,10 @@ async def test_expiry_takes_the_orders_past_their_time_once(db: Database) -> Non
 
 async def test_the_look_up_returns_only_the_prices_within_reach_cheapest_first(db: Database) -> None:
     # Prices no other test uses, so the orders found are these.
-    low, mid, high = [await _open_order(db, price) for price in ("0.000123", "0.000456", "0.000789")]
+    low, mid, high = [await _open_order(db, price) for price in ("2000123", "2000456", "2000789")]
     async with db.connection() as conn:
-        found = await waiting_within(conn, "SOL", "USDC", Decimal("0.0005"), limit=10_000)
-        other_way = await waiting_within(conn, "USDC", "SOL", Decimal("0.0005"), limit=10_000)
+        found = await waiting_within(conn, "SOL", "USDC", Decimal("2000500"), limit=10_000)
+        other_way = await waiting_within(conn, "USDC", "SOL", Decimal("2000500"), limit=10_000)
     ours = [w.id for w in found if w.id in {low, mid, high}]
     assert ours == [low, mid]
     assert not {low, mid, high} & {w.id for w in other_way}
