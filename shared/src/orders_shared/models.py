@@ -49,7 +49,7 @@ class OrderRow(SQLModel, table=True):
         sa.Index(
             "ix_orders_active_updated",
             "updated_at",
-            postgresql_where=sa.text("status NOT IN ('confirmed', 'failed')"),
+            postgresql_where=sa.text("status NOT IN ('confirmed', 'failed', 'cancelled', 'expired')"),
         ),
         sa.Index("ix_orders_unenqueued", "created_at", postgresql_where=sa.text("enqueued_at IS NULL")),
         # The trigger's look-up: a pair's waiting orders that a price could satisfy, cheapest first.

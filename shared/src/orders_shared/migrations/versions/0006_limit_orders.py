@@ -1,5 +1,6 @@
 """Limit orders: the statuses open, cancelled and expired; orders.limit_price and orders.expires_at; the
-open orders indexed by pair and price (the trigger) and by expiry
+open orders indexed by pair and price (the trigger) and by expiry; the new terminal statuses out of the
+index of unfinished orders
 
 Revision ID: 0006
 Revises: 0005
@@ -24,7 +25,21 @@ _NEW_STATUSES = (
 )
 
 
+def _active_index(finished: str) -> None:
+    """The sweeper's index of unfinished orders, re-made for the set of terminal statuses ``finished``."""
+    op.drop_index("ix_orders_active_updated", table_name="orders")
+    op.create_index(
+        "ix_orders_active_updated",
+        "orders",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text(f"status NOT IN ({finished})"),
+    )
+
+
 def upgrade() -> None:
+    # Cancelled and expired orders are finished too: they leave the index of unfinished ones.
+    _active_index("'confirmed', 'failed', 'cancelled', 'expired'")
     op.add_column("orders", sa.Column("limit_price", sa.Numeric(), nullable=True))
     op.add_column("orders", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
     op.drop_constraint("ck_orders_status", "orders", type_="check")
@@ -54,3 +69,4 @@ def downgrade() -> None:
     op.create_check_constraint("ck_orders_status", "orders", f"status IN ({_OLD_STATUSES})")
     op.drop_column("orders", "expires_at")
     op.drop_column("orders", "limit_price")
+    _active_index("'confirmed', 'failed'")
