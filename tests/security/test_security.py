@@ -94,6 +94,25 @@ async def test_another_clients_order_does_not_exist_on_rest(secured: Stack, make
     assert order_id not in {o["orderId"] for o in bobs_list["orders"]}
 
 
+async def test_another_clients_order_cannot_be_cancelled(secured: Stack, make_key: KeyMaker) -> None:
+    _, alice = make_key("alice limit")
+    _, bob = make_key("bob limit")
+    waiting = {**ORDER, "type": "limit", "limitPrice": "1000000"}
+    async with httpx.AsyncClient(base_url=secured.api) as client:
+        created = await client.post("/api/orders/execute", json=waiting, headers=_auth(alice))
+        order_id = created.json()["orderId"]
+        theirs = await client.delete(f"/api/orders/{order_id}", headers=_auth(bob))
+        unknown = await client.delete(f"/api/orders/{uuid.uuid4()}", headers=_auth(bob))
+        still = await client.get(f"/api/orders/{order_id}", headers=_auth(alice))
+        mine = await client.delete(f"/api/orders/{order_id}", headers=_auth(alice))
+    assert created.status_code == 202, created.text
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.json()["detail"] == unknown.json()["detail"]
+    assert still.json()["status"] == "open"
+    assert mine.status_code == 200
+    assert mine.json()["status"] == "cancelled"
+
+
 async def test_keys_of_one_client_share_its_orders(secured: Stack, make_key: KeyMaker) -> None:
     first_id, first = make_key("desk")
     listing = run_cli(secured, "list")

@@ -17,16 +17,29 @@ def test_happy_path_is_legal_step_by_step() -> None:
         ensure_legal(current, new)
 
 
-def test_every_non_terminal_status_can_fail() -> None:
+def test_every_non_terminal_status_but_open_can_fail() -> None:
+    # A waiting limit order does no work that can fail: it fires, is cancelled or expires.
     for status in Status:
-        assert is_legal(status, Status.FAILED) == (status not in TERMINAL)
+        assert is_legal(status, Status.FAILED) == (status not in TERMINAL | {Status.OPEN})
 
 
 def test_terminal_statuses_are_final() -> None:
-    assert {Status.CONFIRMED, Status.FAILED} == TERMINAL
+    assert {Status.CONFIRMED, Status.FAILED, Status.CANCELLED, Status.EXPIRED} == TERMINAL
     for status in Status:
-        assert not is_legal(Status.CONFIRMED, status)
-        assert not is_legal(Status.FAILED, status)
+        for final in TERMINAL:
+            assert not is_legal(final, status)
+
+
+def test_an_open_order_leaves_only_by_fire_cancel_or_expiry() -> None:
+    assert TRANSITIONS[Status.OPEN] == {Status.ROUTING, Status.CANCELLED, Status.EXPIRED}
+    assert is_legal(Status.PENDING, Status.OPEN)
+    for status in Status:
+        if status is not Status.PENDING:
+            assert not is_legal(status, Status.OPEN)
+    # Only a waiting order can be cancelled or expire.
+    for status in Status:
+        assert is_legal(status, Status.CANCELLED) == (status is Status.OPEN)
+        assert is_legal(status, Status.EXPIRED) == (status is Status.OPEN)
 
 
 def test_submitted_never_goes_back_to_routing() -> None:
@@ -47,8 +60,13 @@ def test_table_covers_every_status() -> None:
 # The lifecycle as DESIGN.md and the README document it, written out edge by edge and independently of the
 # table: pending → routing → building → submitted → confirmed; a transient fault before the swap is sent
 # goes back to routing; anything not yet terminal can fail; a sent swap is looked up, never built again.
+# A limit order: pending → open, then open → routing (fired), cancelled (client) or expired (time).
 DOCUMENTED = {
     (Status.PENDING, Status.ROUTING),
+    (Status.PENDING, Status.OPEN),
+    (Status.OPEN, Status.ROUTING),
+    (Status.OPEN, Status.CANCELLED),
+    (Status.OPEN, Status.EXPIRED),
     (Status.ROUTING, Status.BUILDING),
     (Status.BUILDING, Status.SUBMITTED),
     (Status.SUBMITTED, Status.CONFIRMED),

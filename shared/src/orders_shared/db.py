@@ -110,6 +110,16 @@ class Database:
         async with self.connection() as conn, conn.transaction():
             yield conn
 
+    async def dedicated(self, purpose: str) -> Conn:
+        """A connection of its own, outside the pool, in autocommit; the caller closes it. For what lives
+        as long as a connection does (a session advisory lock), not for queries a pooled one can run."""
+        return await psycopg.AsyncConnection.connect(
+            self._url,
+            autocommit=True,
+            application_name=f"{self.application_name}-{purpose}",
+            connect_timeout=3,
+        )
+
     async def ping(self) -> None:
         """Raise unless Postgres answers a query."""
         async with self.connection() as conn:

@@ -6,6 +6,7 @@ quote and the order that follows it are decided alike.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,6 +75,11 @@ class Decision:
 def min_out_units(expected: int, slippage_bps: int) -> int:
     """The least output accepted: the quote less the slippage, rounded against the trader."""
     return expected * (10_000 - slippage_bps) // 10_000
+
+
+def limit_min_out(amount_in: Decimal, limit_price: Decimal, token_out: Token) -> Decimal:
+    """The least output a limit order accepts: ``amount_in * limit_price``, rounded up to a base unit."""
+    return token_out.from_base_units(math.ceil((amount_in * limit_price).scaleb(token_out.decimals)))
 
 
 def decide(

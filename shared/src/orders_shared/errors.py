@@ -3,6 +3,7 @@
 EngineError
 ├── InvalidOrder            a client's order that cannot be accepted (names the field)
 ├── OrderNotFound
+├── NotCancellable          a cancel of an order that is no longer waiting (names its status)
 ├── IllegalTransition       a status change the transition table forbids
 └── VenueError
     ├── TransientVenueError a venue erred or timed out: worth retrying
@@ -33,6 +34,16 @@ class OrderNotFound(EngineError):
     """No order with that id (or not one the caller may see)."""
 
     code = "ORDER_NOT_FOUND"
+
+
+class NotCancellable(EngineError):
+    """A cancel of an order that has left `open` (fired, expired, or never waited)."""
+
+    code = "NOT_CANCELLABLE"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the order is {status}: only an open order can be cancelled")
+        self.status = status
 
 
 class IdempotencyConflict(EngineError):

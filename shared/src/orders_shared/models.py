@@ -33,7 +33,8 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("client", "idempotency_key", name="uq_orders_client_idempotency_key"),
         sa.CheckConstraint(
-            "status IN ('pending', 'routing', 'building', 'submitted', 'confirmed', 'failed')",
+            "status IN ('pending', 'open', 'routing', 'building', 'submitted', 'confirmed', 'failed', "
+            "'cancelled', 'expired')",
             name="ck_orders_status",
         ),
         sa.CheckConstraint("amount_in > 0", name="ck_orders_amount_in_positive"),
@@ -48,9 +49,18 @@ class OrderRow(SQLModel, table=True):
         sa.Index(
             "ix_orders_active_updated",
             "updated_at",
-            postgresql_where=sa.text("status NOT IN ('confirmed', 'failed')"),
+            postgresql_where=sa.text("status NOT IN ('confirmed', 'failed', 'cancelled', 'expired')"),
         ),
         sa.Index("ix_orders_unenqueued", "created_at", postgresql_where=sa.text("enqueued_at IS NULL")),
+        # The trigger's look-up: a pair's waiting orders that a price could satisfy, cheapest first.
+        sa.Index(
+            "ix_orders_open_pair_price",
+            "token_in",
+            "token_out",
+            "limit_price",
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+        sa.Index("ix_orders_open_expires", "expires_at", postgresql_where=sa.text("status = 'open'")),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -76,6 +86,9 @@ class OrderRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_ts())
     updated_at: datetime = Field(sa_column=_ts())
     enqueued_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, default_now=False))
+    # A limit order's worst average price (tokenOut per tokenIn) and when it stops waiting; NULL for market.
+    limit_price: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric, nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, default_now=False))
 
 
 class OrderEventRow(SQLModel, table=True):

@@ -15,12 +15,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import PairState, ParsedPools, dump, load
+from orders_shared.status import Status, ensure_legal
 from orders_venues import default_pools
 
 
@@ -49,12 +51,14 @@ class OrderRow:
     created_at: datetime
     updated_at: datetime
     enqueued_at: datetime | None
+    limit_price: Decimal | None
+    expires_at: datetime | None
 
 
 ORDER_COLUMNS = (
     "id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps, status, "
     "attempt, last_seq, route, tx_hash, amount_out, executed_price, failure_code, failure_reason, "
-    "created_at, updated_at, enqueued_at"
+    "created_at, updated_at, enqueued_at, limit_price, expires_at"
 )
 
 # One statement with and without the owner: a NULL client matches any order.
@@ -97,6 +101,48 @@ async def read_events(conn: Conn, order_id: uuid.UUID, after_seq: int = 0) -> li
     """The order's events after ``after_seq``, in seq order."""
     (events,) = await events_after(conn, [(order_id, after_seq)])
     return events
+
+
+# A waiting order leaves `open` by compare-and-set on its status: fired (routing), cancelled or expired.
+# Nothing else moves an open order, so the status alone decides which of them wins a race.
+_LEAVE_OPEN = """
+WITH moved AS (
+    UPDATE orders
+    SET status = %(new)s, last_seq = last_seq + 1, updated_at = clock_timestamp(),
+        attempt = GREATEST(attempt, %(attempt)s)
+    WHERE id = %(id)s AND status = 'open'
+    RETURNING id, last_seq, updated_at, attempt
+), appended AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT id, last_seq, %(new)s, %(detail)s::jsonb || jsonb_build_object('attempt', attempt), updated_at
+    FROM moved
+)
+SELECT last_seq, updated_at, attempt FROM moved
+"""
+
+
+async def leave_open(
+    conn: Conn, order_id: uuid.UUID, new: Status, detail: dict[str, Any] | None = None, *, attempt: int = 0
+) -> OrderEvent | None:
+    """Move the order from `open` to ``new`` with its event (one statement); None if it was not open."""
+    ensure_legal(Status.OPEN, new)
+    draft = OrderEvent.model_validate(
+        {**(detail or {}), "orderId": order_id, "seq": 1, "status": new, "at": datetime.now().astimezone()}
+    )
+    stored = draft.detail()
+    stored.pop("attempt", None)
+    params = {
+        "id": order_id,
+        "new": new.value,
+        "attempt": attempt,
+        "detail": Jsonb(stored, dumps=orjson.dumps),
+    }
+    cur = await conn.execute(_LEAVE_OPEN, params, prepare=True)
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    seq, at, moved_attempt = row
+    return draft.model_copy(update={"seq": seq, "at": at, "attempt": moved_attempt})
 
 
 # The state comes back only when it is not the version the caller has parsed already.

@@ -13,21 +13,29 @@ class Status(StrEnum):
     """The life of an order."""
 
     PENDING = "pending"
+    OPEN = "open"
     ROUTING = "routing"
     BUILDING = "building"
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 # A retry after a transient fault goes back to ROUTING; in SUBMITTED it stays put and looks the swap up.
+# A limit order waits in OPEN: its trigger fires it (OPEN -> ROUTING), its client cancels it, or it expires;
+# each of the three is a compare-and-set from OPEN, so exactly one of them wins.
 TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
-    Status.PENDING: frozenset({Status.ROUTING, Status.FAILED}),
+    Status.PENDING: frozenset({Status.OPEN, Status.ROUTING, Status.FAILED}),
+    Status.OPEN: frozenset({Status.ROUTING, Status.CANCELLED, Status.EXPIRED}),
     Status.ROUTING: frozenset({Status.ROUTING, Status.BUILDING, Status.FAILED}),
     Status.BUILDING: frozenset({Status.ROUTING, Status.SUBMITTED, Status.FAILED}),
     Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.FAILED}),
     Status.CONFIRMED: frozenset(),
     Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.EXPIRED: frozenset(),
 }
 
 TERMINAL: Final[frozenset[Status]] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from orders_api import routes
 from orders_api.access import Gate
+from orders_api.announce import EventAnnouncer
 from orders_api.body_limit import BodySizeLimit
 from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
@@ -118,7 +119,8 @@ async def _services(
         ),
     }
     async with _running(background, metrics):
-        yield AppState(orders=OrderService(db, writer, metrics, settings), gate=gate)
+        announcer = EventAnnouncer(topology.events, metrics)
+        yield AppState(orders=OrderService(db, writer, metrics, settings, events=announcer), gate=gate)
 
 
 @asynccontextmanager

@@ -15,7 +15,14 @@ from starlette.responses import Response
 from orders_api.access import Unauthorized
 from orders_api.rate_limits import RateLimited, rate_limit_headers
 from orders_api.repository import UNREACHABLE, UNREACHABLE_DETAIL
-from orders_shared.errors import EngineError, IdempotencyConflict, InvalidOrder, OrderNotFound, Unavailable
+from orders_shared.errors import (
+    EngineError,
+    IdempotencyConflict,
+    InvalidOrder,
+    NotCancellable,
+    OrderNotFound,
+    Unavailable,
+)
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 
@@ -169,6 +176,7 @@ def install_problem_handlers(app: FastAPI, metrics: Metrics) -> None:
             IdempotencyConflict,
             _refusal(metrics, 409, "Idempotency conflict", "idempotency_conflict", field="Idempotency-Key"),
         ),
+        (NotCancellable, _refusal(metrics, 409, "Not cancellable", None, field="status")),
         *[(error, handlers.unavailable) for error in UNAVAILABLE],
         (EngineError, handlers.internal),
         (HTTPException, handlers.http_error),

@@ -44,6 +44,64 @@ class NewOrder:
     request_hash: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NewLimitOrder:
+    """A validated limit order, ready to be stored as waiting (`open`)."""
+
+    order_id: uuid.UUID
+    client: str
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    limit_price: Decimal
+    expires_at: datetime
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+# A limit order is stored `pending` and moves to `open` in the same statement (events 1 and 2). It is
+# stamped enqueued: the outbox relay never publishes it; the worker's trigger fires it.
+_INSERT_LIMIT = """
+WITH created AS (
+    INSERT INTO orders (
+        id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
+        status, attempt, last_seq, limit_price, expires_at, created_at, updated_at, enqueued_at
+    )
+    VALUES (
+        %(id)s, %(client)s, %(key)s, %(hash)s, 'limit', %(token_in)s, %(token_out)s, %(amount_in)s,
+        %(slippage_bps)s, 'open', 0, 2, %(limit_price)s, %(expires_at)s, now(), now(), now()
+    )
+    ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
+    RETURNING id, created_at
+), events AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT created.id, s.seq, s.status, '{}'::jsonb, created.created_at
+    FROM created, (VALUES (1, 'pending'), (2, 'open')) AS s(seq, status)
+)
+SELECT id FROM created
+"""
+
+
+async def insert_limit_order(conn: Conn, order: NewLimitOrder) -> bool:
+    """Insert the limit order with its `pending` and `open` events; False if its Idempotency-Key was
+    taken (nothing written)."""
+    params = {
+        "id": order.order_id,
+        "client": order.client,
+        "key": order.idempotency_key,
+        "hash": order.request_hash,
+        "token_in": order.token_in,
+        "token_out": order.token_out,
+        "amount_in": order.amount_in,
+        "slippage_bps": order.slippage_bps,
+        "limit_price": order.limit_price,
+        "expires_at": order.expires_at,
+    }
+    cur = await conn.execute(_INSERT_LIMIT, params, prepare=True)
+    return await cur.fetchone() is not None
+
+
 # One round trip for the whole batch. unnest keeps the request order, and clock_timestamp() gives each
 # row its own created_at, so the outbox still publishes oldest first. A row whose (client,
 # idempotency_key) exists already, or repeats one earlier in the batch, is skipped: not in RETURNING.
@@ -140,7 +198,9 @@ RETURNING id, attempt, last_seq
 async def touch_stuck(conn: Conn, *, stuck_after_s: float, limit: int) -> list[StuckOrder]:
     """Unfinished, published orders without progress for ``stuck_after_s``, stamped now (which spaces the
     retries of one order); rows another transaction holds are skipped."""
-    params = {"terminal": [s.value for s in TERMINAL], "stuck_after_s": stuck_after_s, "limit": limit}
+    # A waiting limit order is not stuck: nothing moves it until its trigger fires it.
+    idle = [s.value for s in TERMINAL] + [Status.OPEN.value]
+    params = {"terminal": idle, "stuck_after_s": stuck_after_s, "limit": limit}
     async with conn.cursor(row_factory=class_row(StuckOrder)) as cur:
         await cur.execute(_TOUCH_STUCK, params)
         return await cur.fetchall()

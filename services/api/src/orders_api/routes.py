@@ -75,7 +75,7 @@ router.add_api_route(
         422: _PROBLEM,
         503: _PROBLEM,
     },
-    summary="Submit a market order",
+    summary="Submit a market or limit order",
 )
 
 
@@ -94,6 +94,18 @@ async def ws_ticket(caller: ReaderDep) -> WsTicket:
 async def get_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
     """The order with every event so far."""
     return await caller.orders.get(order_id, client=caller.client)
+
+
+@router.delete(
+    "/{order_id}",
+    response_model=OrderDetail,
+    responses={404: _PROBLEM, 409: _PROBLEM},
+    summary="Cancel a waiting order",
+)
+async def cancel_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
+    """Cancel an `open` limit order: 200 with it `cancelled` (again: the same answer); 409 naming its status
+    once it has left `open` (fired, expired, or a market order)."""
+    return await caller.orders.cancel(order_id, client=caller.client)
 
 
 @router.get("", response_model=OrderPage, responses={422: _PROBLEM}, summary="List orders, newest first")

@@ -53,9 +53,18 @@ class OrderRequest(CamelModel):
     )
     token_out: StrictStr = Field(description="Token bought: symbol or mint address.", max_length=64)
     amount_in: DecimalInput = Field(description="Amount of tokenIn to sell, as a number or a string.")
-    type: Literal["market"] = Field(default="market", description="Only market orders exist.")
+    type: Literal["market", "limit"] = Field(
+        default="market", description="market: now; limit: once the best route pays limitPrice."
+    )
     slippage_bps: StrictInt | None = Field(
         default=None, ge=0, le=10_000, description="Worst accepted output below the quote, in basis points."
+    )
+    limit_price: DecimalInput | None = Field(
+        default=None,
+        description="Limit orders only: the worst average price, tokenOut per tokenIn, fees included.",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="Limit orders only: RFC 3339, at most 30 days ahead; default 24 h."
     )
 
     def ignored_fields(self) -> list[str]:
@@ -88,6 +97,8 @@ class OrderView(CamelModel):
     executed_price: Decimal | None = None
     failure_code: str | None = None
     failure_reason: str | None = None
+    limit_price: Decimal | None = None
+    expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -9,30 +9,35 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from orders_api import repository
+from orders_api.announce import EventAnnouncer
 from orders_api.ingest import OrderWriter
-from orders_api.repository import NewOrder
+from orders_api.repository import NewLimitOrder, NewOrder
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_api.settings import ApiSettings
 from orders_shared.contracts import RouteLeg
 from orders_shared.db import Database
 from orders_shared.decision import decide, settled
-from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, OrderNotFound
+from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, NotCancellable, OrderNotFound
 from orders_shared.metrics import Metrics
 from orders_shared.pools import ParsedPools
-from orders_shared.repository import OrderRow, fetch_order, read_events, read_pools
+from orders_shared.repository import OrderRow, fetch_order, leave_open, read_events, read_pools
 from orders_shared.status import Status
 from orders_venues import PAIRS, Side, Unroutable, orient
 from orders_venues.tokens import Token, find_token, plain
 
 # SPL token amounts are u64 on chain: nothing larger can ever be traded.
 MAX_BASE_UNITS = 2**64 - 1
+# How long a limit order waits for its price: by default, and at most.
+DEFAULT_EXPIRY = timedelta(hours=24)
+MAX_EXPIRY = timedelta(days=30)
+MAX_LIMIT_PRICE = Decimal(10) ** 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,9 @@ class ValidOrder:
     amount_in: Decimal
     slippage_bps: int
     side: Side
+    # A limit order's price and expiry; None for a market order.
+    limit_price: Decimal | None = None
+    expires_at: datetime | None = None
 
 
 # Unknown fields are ignored and named back, as the seed's clients need; they still may not be hostile.
@@ -94,15 +102,47 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
     if token_in.to_base_units(amount) > MAX_BASE_UNITS:
         raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
+    if request.type == "limit":
+        limit_price, expires_at = _limit_terms(request)
+        return ValidOrder(token_in, token_out, plain(amount), slippage, side, limit_price, expires_at)
+    if request.limit_price is not None:
+        raise InvalidOrder("limitPrice", "only a limit order has a limit price")
+    if request.expires_at is not None:
+        raise InvalidOrder("expiresAt", "only a limit order expires")
     return ValidOrder(token_in, token_out, plain(amount), slippage, side)
+
+
+def _limit_terms(request: OrderRequest) -> tuple[Decimal, datetime]:
+    """A limit order's price (positive) and expiry (in the future, at most MAX_EXPIRY ahead)."""
+    price = request.limit_price
+    if price is None:
+        raise InvalidOrder("limitPrice", "a limit order needs a limit price (tokenOut per tokenIn)")
+    if price <= 0:
+        raise InvalidOrder("limitPrice", "must be greater than zero")
+    if price > MAX_LIMIT_PRICE:
+        raise InvalidOrder("limitPrice", f"at most {MAX_LIMIT_PRICE}")
+    if len(price.normalize().as_tuple().digits) > 28:
+        raise InvalidOrder("limitPrice", "at most 28 significant digits")
+    now = datetime.now(UTC)
+    expires_at = request.expires_at if request.expires_at is not None else now + DEFAULT_EXPIRY
+    if expires_at.tzinfo is None:
+        raise InvalidOrder("expiresAt", "must carry a time zone (RFC 3339)")
+    if expires_at <= now:
+        raise InvalidOrder("expiresAt", "must be in the future")
+    if expires_at > now + MAX_EXPIRY:
+        raise InvalidOrder("expiresAt", f"at most {MAX_EXPIRY.days} days ahead")
+    return plain(price), expires_at
 
 
 def request_hash(request: OrderRequest) -> str:
     """A digest of the request as parsed, so key order and whitespace do not make two bodies differ."""
     # The standard json module: unknown fields may carry integers beyond 64 bits, which orjson refuses.
-    canonical = json.dumps(
-        request.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":")
-    )
+    body = request.model_dump(mode="json", by_alias=True)
+    # A market order hashes as it did before limit orders existed: a key replayed across the upgrade matches.
+    for name in ("limitPrice", "expiresAt"):
+        if body.get(name) is None:
+            body.pop(name, None)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -122,7 +162,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 _VIEW_COLUMNS = (
     "status", "type", "token_in", "token_out", "amount_in", "slippage_bps", "attempt", "tx_hash",
-    "amount_out", "executed_price", "failure_code", "failure_reason", "created_at", "updated_at",
+    "amount_out", "executed_price", "failure_code", "failure_reason", "limit_price", "expires_at",
+    "created_at", "updated_at",
 )  # fmt: skip
 
 
@@ -158,6 +199,8 @@ class OrderService:
     metrics: Metrics
     settings: ApiSettings
     parsed: ParsedPools = field(default_factory=ParsedPools)
+    # Where a cancel's event is announced to the notifiers (None: they find it in Postgres).
+    events: EventAnnouncer | None = None
 
     async def submit(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None = None
@@ -171,6 +214,8 @@ class OrderService:
         order_id = uuid.uuid4()
         ignored = request.ignored_fields()
         body_hash = request_hash(request) if idempotency_key else None
+        if order.limit_price is not None:
+            return await self._submit_limit(order, order_id, ignored, client, idempotency_key, body_hash)
         created = await self.writer.write(
             NewOrder(
                 order_id=order_id,
@@ -184,16 +229,71 @@ class OrderService:
             )
         )
         if not created:
-            assert idempotency_key is not None  # only the key's unique constraint can refuse the row
-            async with self.db.connection() as conn:
-                first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
-            if first is None or first.request_hash != body_hash:
-                raise IdempotencyConflict("this Idempotency-Key was used with a different body")
-            return Submitted(first.id, ignored, created=False)
+            return await self._replayed(client, idempotency_key, body_hash, ignored)
         self.metrics.orders_accepted.inc()
         if ignored:
             self.metrics.ignored_fields.inc(len(ignored))
         return Submitted(order_id, ignored, created=True)
+
+    async def _replayed(
+        self, client: str, idempotency_key: str | None, body_hash: str | None, ignored: list[str]
+    ) -> Submitted:
+        """The order an Idempotency-Key created first, if this request's body is the same."""
+        assert idempotency_key is not None  # only the key's unique constraint can refuse the row
+        async with self.db.connection() as conn:
+            first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
+        if first is None or first.request_hash != body_hash:
+            raise IdempotencyConflict("this Idempotency-Key was used with a different body")
+        return Submitted(first.id, ignored, created=False)
+
+    async def _submit_limit(
+        self,
+        order: ValidOrder,
+        order_id: uuid.UUID,
+        ignored: list[str],
+        client: str,
+        idempotency_key: str | None,
+        body_hash: str | None,
+    ) -> Submitted:
+        """Store a limit order with its `pending` and `open` events in one statement; nothing is published:
+        the worker's trigger fires it when the pools pay its price."""
+        assert order.limit_price is not None
+        assert order.expires_at is not None
+        new = NewLimitOrder(
+            order_id=order_id,
+            client=client,
+            token_in=order.token_in.symbol,
+            token_out=order.token_out.symbol,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            limit_price=order.limit_price,
+            expires_at=order.expires_at,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
+        )
+        async with self.db.connection() as conn:
+            created = await repository.insert_limit_order(conn, new)
+        if not created:
+            return await self._replayed(client, idempotency_key, body_hash, ignored)
+        self.metrics.orders_accepted.inc()
+        return Submitted(order_id, ignored, created=True)
+
+    async def cancel(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
+        """Cancel a waiting order: compare-and-set `open -> cancelled`, which a fire or an expiry may win
+        first. Cancelling a cancelled order answers the same; any other status is NotCancellable."""
+        async with self.db.connection() as conn:
+            row = await fetch_order(conn, order_id, client)
+            if row is None:
+                raise OrderNotFound(str(order_id))
+            if row.status == Status.OPEN:
+                event = await leave_open(conn, order_id, Status.CANCELLED)
+                if event is not None and self.events is not None:
+                    await self.events.announce(event)
+                row = await fetch_order(conn, order_id, client)
+                assert row is not None
+        if row.status != Status.CANCELLED:
+            raise NotCancellable(row.status)
+        return await self.get(order_id, client=client)
 
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -22,6 +24,7 @@ from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
 from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
+from orders_worker.trigger import Trigger
 from orders_worker.venues.simulated import VenueLatency
 
 
@@ -57,6 +60,16 @@ async def build_consumer(res: Resources, connection: AbstractRobustConnection) -
     )
 
 
+async def build_trigger(res: Resources, connection: AbstractRobustConnection) -> Trigger:
+    """The limit-order trigger, publishing fired orders with confirms and ringing their events."""
+    channel = await connection.channel(publisher_confirms=True)
+    settings = res.settings
+    topology = await declare(
+        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
+    )
+    return Trigger(res, topology.orders, Doorbell(await connection.channel(publisher_confirms=False)))
+
+
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
     """Build the worker; nothing connects until the lifespan starts."""
     metrics = create_metrics(registry)
@@ -78,10 +91,15 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             consumer = await build_consumer(res, connection)
             checks["database"] = database_check(db)
             checks["rabbitmq"] = broker_check(connection)
+            trigger = await build_trigger(res, connection)
             await consumer.start()
+            triggering = asyncio.create_task(trigger.run(), name="limit-trigger")
             try:
                 yield
             finally:
+                triggering.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await triggering
                 await consumer.stop(settings.shutdown_grace_s)
 
     return Starlette(routes=probe_routes(lambda: checks, metrics.registry), lifespan=lifespan)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import Conn
-from orders_shared.decision import Decision
+from orders_shared.decision import Decision, limit_min_out
 from orders_shared.errors import NoRoute
 from orders_shared.logging import get_logger
 from orders_shared.repository import OrderRow, fetch_order
@@ -73,6 +73,10 @@ class Pipeline:
             log.warning("order_unknown")
             return
         status = Status(order.status)
+        if status is Status.OPEN:
+            # A limit order waits for its trigger, which alone moves it on (open -> routing).
+            log.info("message_for_waiting_order")
+            return
         moved_on = message.seen_seq is not None and message.seen_seq != order.last_seq
         if status in TERMINAL or message.attempt < order.attempt or moved_on:
             log.info("message_stale", status=status.value, order_attempt=order.attempt)
@@ -98,7 +102,7 @@ class Pipeline:
         self, order: OrderRow, held: Held, attempt: int, token_in: Token, token_out: Token
     ) -> None:
         started = time.perf_counter()
-        decision = await self.route_finder.decide(token_in, token_out, order.amount_in, order.slippage_bps)
+        decision = await self._decide(order, token_in, token_out)
         signature = chain.swap_signature(order.id)
         # Nothing happens between routing, building and submitting once the route is chosen, so the
         # three steps are one compare-and-set: one statement writes their three events (seq n+1..n+3),
@@ -149,6 +153,13 @@ class Pipeline:
         )
         await self._announce(events)
         await self._land(order, held, decision, token_in, token_out, signature, resumed=False)
+
+    async def _decide(self, order: OrderRow, token_in: Token, token_out: Token) -> Decision:
+        decision = await self.route_finder.decide(token_in, token_out, order.amount_in, order.slippage_bps)
+        if order.limit_price is None:
+            return decision
+        # A limit order accepts no less than its price: that, not the slippage, is its minimum.
+        return replace(decision, min_amount_out=limit_min_out(order.amount_in, order.limit_price, token_out))
 
     async def _land(
         self,

@@ -293,3 +293,81 @@ async def confirm(
     async with conn.cursor(row_factory=class_row(Moved)) as cur:
         await cur.execute(sql, params, prepare=True)
         return {moved.id: moved.stamp(drafts[moved.id], moved.last_seq) for moved in await cur.fetchall()}
+
+
+# The limit-order trigger. Each pair has one evaluator across the workers: the holder of this session lock,
+# taken on a connection the evaluator keeps; when the holder dies its connection closes and the lock frees.
+_TRY_LEASE = "SELECT pg_try_advisory_lock(hashtext(%(key)s))"
+
+
+async def try_lease(conn: Conn, key: str) -> bool:
+    """Take the session advisory lock named ``key`` if nobody holds it; True if this session holds it."""
+    cur = await conn.execute(_TRY_LEASE, {"key": key})
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+# A pair's open orders past their expiry, moved to `expired` with their events in one statement. The
+# orders a cancel or a fire holds are skipped, and the status is checked again by the UPDATE.
+_EXPIRE_DUE = """
+WITH due AS (
+    SELECT id FROM orders
+    WHERE status = 'open' AND expires_at <= now()
+      AND token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])
+    ORDER BY expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE orders o
+    SET status = 'expired', last_seq = o.last_seq + 1, updated_at = clock_timestamp()
+    FROM due
+    WHERE o.id = due.id AND o.status = 'open'
+    RETURNING o.id, o.last_seq, o.updated_at, o.attempt
+), appended AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT id, last_seq, 'expired', jsonb_build_object('attempt', attempt), updated_at FROM moved
+)
+SELECT id, last_seq, updated_at, attempt FROM moved
+"""
+
+
+async def expire_due(conn: Conn, tokens: Sequence[str], *, limit: int) -> list[OrderEvent]:
+    """Expire up to ``limit`` open orders of the pair of ``tokens`` whose time is up; their events."""
+    async with conn.cursor(row_factory=class_row(Moved)) as cur:
+        await cur.execute(_EXPIRE_DUE, {"tokens": list(tokens), "limit": limit}, prepare=True)
+        moved = await cur.fetchall()
+    return [
+        OrderEvent(order_id=m.id, seq=m.last_seq, status=Status.EXPIRED, at=m.updated_at, attempt=m.attempt)
+        for m in moved
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An open limit order, as the trigger prices it."""
+
+    id: uuid.UUID
+    amount_in: Decimal
+    slippage_bps: int
+    limit_price: Decimal
+
+
+# The open orders selling ``token_in`` for ``token_out`` that a price could satisfy, cheapest first: a range
+# scan of ix_orders_open_pair_price, so the cost grows with the orders returned, not the orders waiting.
+_WAITING_WITHIN = """
+SELECT id, amount_in, slippage_bps, limit_price FROM orders
+WHERE status = 'open' AND token_in = %(token_in)s AND token_out = %(token_out)s
+  AND limit_price <= %(price)s AND expires_at > now()
+ORDER BY limit_price
+LIMIT %(limit)s
+"""
+
+
+async def waiting_within(
+    conn: Conn, token_in: str, token_out: str, price: Decimal, *, limit: int
+) -> list[Waiting]:
+    """Open orders of that direction with a limit price at most ``price``, lowest first."""
+    params = {"token_in": token_in, "token_out": token_out, "price": price, "limit": limit}
+    async with conn.cursor(row_factory=class_row(Waiting)) as cur:
+        await cur.execute(_WAITING_WITHIN, params, prepare=True)
+        return await cur.fetchall()

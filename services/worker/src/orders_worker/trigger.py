@@ -1,0 +1,173 @@
+"""The limit-order trigger: every second, expire the open orders whose time is up and fire the ones the
+pools now pay.
+
+One evaluator per pair across the workers: each worker's trigger tries, every pass, to take the pair's
+Postgres session advisory lock on a connection it keeps; the holder evaluates the pair, the others skip it.
+When the holder dies its connection closes, the lock frees, and another worker takes it on its next pass.
+
+A pass, per pair held: expire (compare-and-set `open -> expired`, in one statement); then, per direction,
+bound the best average price any order can get by the pools' price for a small amount (an order's own
+amount only moves the price against it), read the open orders whose limit price is within that bound
+(an index range scan: O(log n + found)), price each exactly with `orders_shared.decision.decide` on the
+settled pools, and fire those whose best route pays `amountIn * limitPrice`: the compare-and-set
+`open -> routing` is the fire (a cancel or an expiry that won first makes it a no-op), then an
+`ExecuteOrder` hands it to the pipeline, which executes it with that amount as its `minAmountOut`.
+A fire whose publish is lost is handed out again by the api's sweeper, as any order stuck in routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from aio_pika.abc import AbstractExchange
+
+from orders_shared.amqp import publish
+from orders_shared.contracts import ExecuteOrder, OrderEvent
+from orders_shared.db import Conn
+from orders_shared.decision import decide, limit_min_out, settled
+from orders_shared.errors import NoRoute
+from orders_shared.logging import get_logger
+from orders_shared.repository import leave_open, read_pools
+from orders_shared.status import Status
+from orders_shared.topology import EXECUTE_KEY
+from orders_venues import PAIRS, PairPools, Side, orient
+from orders_venues.tokens import Token, find_token
+from orders_worker import repository
+from orders_worker.doorbell import Doorbell
+from orders_worker.repository import Waiting
+from orders_worker.resources import Resources
+
+log = get_logger()
+
+INTERVAL_S = 1.0
+# Orders looked at per pair, direction and pass; more wait for the next pass.
+BATCH = 200
+# The small amount whose price bounds every order's average price, and the margin over it (rounding).
+PROBE_AMOUNT = Decimal("0.01")
+PROBE_MARGIN = Decimal("1.01")
+
+
+def lease_key(pair: str) -> str:
+    """The name of a pair's advisory lock."""
+    return f"orders.limit-trigger:{pair}"
+
+
+@dataclass(slots=True)
+class Trigger:
+    """Runs the passes of one worker; ``run()`` as a task until cancelled."""
+
+    res: Resources
+    orders: AbstractExchange
+    doorbell: Doorbell
+    pairs: tuple[str, ...] = PAIRS
+    held: set[str] = field(default_factory=set)
+    _conn: Conn | None = None
+
+    async def run(self) -> None:
+        """A pass every INTERVAL_S; a failed pass drops the connection (and so the leases) and goes on."""
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    await self.pass_once()
+                except Exception:
+                    log.warning("limit_trigger_failed", exc_info=True)
+                    await self.release()
+                await asyncio.sleep(max(0.0, INTERVAL_S - (time.monotonic() - started)))
+        finally:
+            await self.release()
+
+    async def release(self) -> None:
+        """Close the lease connection: every pair's lock frees at once."""
+        conn, self._conn = self._conn, None
+        self.held.clear()
+        if conn is not None:
+            await conn.close()
+
+    async def pass_once(self) -> None:
+        """Take the free leases, then expire and fire the orders of every pair held."""
+        if self._conn is None or self._conn.closed:
+            self.held.clear()
+            self._conn = await self.res.db.dedicated("limit-trigger")
+        conn = self._conn
+        for pair in self.pairs:
+            if pair not in self.held and await repository.try_lease(conn, lease_key(pair)):
+                self.held.add(pair)
+                log.info("limit_trigger_lease_taken", pair=pair)
+        for pair in sorted(self.held):
+            await self._expire(conn, pair)
+            await self._fire_pair(conn, pair)
+
+    async def _expire(self, conn: Conn, pair: str) -> None:
+        events = await repository.expire_due(conn, pair.split("/"), limit=BATCH)
+        for event in events:
+            self.res.metrics.transitions.labels(status=Status.EXPIRED.value).inc()
+            log.info("limit_order_expired", order_id=str(event.order_id))
+        await self._announce(events)
+
+    async def _fire_pair(self, conn: Conn, pair: str) -> None:
+        state = await read_pools(conn, pair, self.res.parsed)
+        now = int(time.time())
+        pools = settled(state, self.res.settings, now)
+        base, quote = pair.split("/")
+        for token_in, token_out in ((base, quote), (quote, base)):
+            side = orient(token_in, token_out)
+            tin, tout = _token(token_in), _token(token_out)
+            bound = _price_bound(pools, side, tin, tout, now)
+            if bound is None:
+                continue
+            for order in await repository.waiting_within(conn, token_in, token_out, bound, limit=BATCH):
+                await self._try_fire(conn, order, pools, side, (tin, tout), now)
+
+    async def _try_fire(
+        self, conn: Conn, order: Waiting, pools: PairPools, side: Side, tokens: tuple[Token, Token], now: int
+    ) -> None:
+        tin, tout = tokens
+        try:
+            decision = decide(pools, side, tin, tout, order.amount_in, order.slippage_bps, now)
+        except NoRoute:
+            return
+        if decision.expected_out < limit_min_out(order.amount_in, order.limit_price, tout):
+            return
+        event = await leave_open(conn, order.id, Status.ROUTING, {"quotes": decision.quotes}, attempt=1)
+        if event is None:
+            log.info("limit_order_left_open_first", order_id=str(order.id))
+            return
+        self.res.metrics.transitions.labels(status=Status.ROUTING.value).inc()
+        log.info("limit_order_fired", order_id=str(order.id), expected_out=str(decision.expected_out))
+        await self._announce([event])
+        message = ExecuteOrder(order_id=order.id, attempt=event.attempt, seen_seq=event.seq)
+        try:
+            await publish(self.orders, EXECUTE_KEY, message)
+        except Exception:
+            # Committed as routing: the api's sweeper hands it out again once it has sat there too long.
+            self.res.metrics.publish_failures.labels(kind="execute").inc()
+            log.warning("limit_order_publish_failed", order_id=str(order.id), exc_info=True)
+
+    async def _announce(self, events: list[OrderEvent]) -> None:
+        if not events:
+            return
+        try:
+            await self.doorbell.ring(events)
+        except Exception:
+            self.res.metrics.publish_failures.labels(kind="event").inc()
+            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+
+
+def _price_bound(pools: PairPools, side: Side, tin: Token, tout: Token, now: int) -> Decimal | None:
+    """At least the best average price (tokenOut per tokenIn) any order of this direction can get now."""
+    try:
+        probe = decide(pools, side, tin, tout, PROBE_AMOUNT, 0, now)
+    except NoRoute:
+        return None
+    return probe.expected_out / PROBE_AMOUNT * PROBE_MARGIN
+
+
+def _token(symbol: str) -> Token:
+    token = find_token(symbol)
+    if token is None:
+        raise LookupError(f"no token {symbol}")
+    return token
