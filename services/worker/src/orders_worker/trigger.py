@@ -74,7 +74,8 @@ class Trigger:
                 try:
                     await self.pass_once()
                 except Exception:
-                    log.warning("limit_trigger_failed", exc_info=True)
+                    self.res.metrics.internal_errors.labels(where="limit_trigger").inc()
+                    log.warning("limit_trigger_failed", exc_info=True, pairs_held=sorted(self.held))
                     await self.release()
                 await asyncio.sleep(max(0.0, INTERVAL_S - (time.monotonic() - started)))
         finally:
