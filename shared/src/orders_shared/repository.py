@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -103,6 +103,23 @@ async def read_events(conn: Conn, order_id: uuid.UUID, after_seq: int = 0) -> li
     return events
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def draft_event(order_id: uuid.UUID, status: Status, detail: dict[str, Any]) -> tuple[OrderEvent, Jsonb]:
+    """The event validated ahead of the statement that writes it, and the detail to store.
+
+    Its seq, time and attempt are the database's, filled in from RETURNING; validating first means the
+    detail stored is exactly what subscribers will be sent. The attempt is stored as the row has it.
+    """
+    draft = OrderEvent.model_validate(
+        {**detail, "orderId": order_id, "seq": 1, "status": status, "at": _EPOCH}
+    )
+    stored = draft.detail()
+    stored.pop("attempt", None)
+    return draft, Jsonb(stored, dumps=orjson.dumps)
+
+
 # A waiting order leaves `open` by compare-and-set on its status: fired (routing), cancelled or expired.
 # Nothing else moves an open order, so the status alone decides which of them wins a race.
 _LEAVE_OPEN = """
@@ -126,17 +143,8 @@ async def leave_open(
 ) -> OrderEvent | None:
     """Move the order from `open` to ``new`` with its event (one statement); None if it was not open."""
     ensure_legal(Status.OPEN, new)
-    draft = OrderEvent.model_validate(
-        {**(detail or {}), "orderId": order_id, "seq": 1, "status": new, "at": datetime.now().astimezone()}
-    )
-    stored = draft.detail()
-    stored.pop("attempt", None)
-    params = {
-        "id": order_id,
-        "new": new.value,
-        "attempt": attempt,
-        "detail": Jsonb(stored, dumps=orjson.dumps),
-    }
+    draft, stored = draft_event(order_id, new, detail or {})
+    params = {"id": order_id, "new": new.value, "attempt": attempt, "detail": stored}
     cur = await conn.execute(_LEAVE_OPEN, params, prepare=True)
     row = await cur.fetchone()
     if row is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,10 +22,9 @@ from psycopg.types.json import Jsonb
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import dump
+from orders_shared.repository import draft_event
 from orders_shared.status import Status, ensure_legal
 from orders_venues import PairPools
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,20 +72,6 @@ class Locked:
     id: uuid.UUID
     status: str
     last_seq: int
-
-
-def _draft(order_id: uuid.UUID, status: Status, detail: dict[str, Any]) -> tuple[OrderEvent, Jsonb]:
-    """The event validated ahead of its row, and the detail to store.
-
-    Its seq, time and attempt are the database's, filled in from RETURNING; validating first means the
-    detail stored is exactly what subscribers will be sent. The attempt is stored as the row has it.
-    """
-    draft = OrderEvent.model_validate(
-        {**detail, "orderId": order_id, "seq": 1, "status": status, "at": _EPOCH}
-    )
-    stored = draft.detail()
-    stored.pop("attempt", None)
-    return draft, Jsonb(stored, dumps=orjson.dumps)
 
 
 def _advance_sql(columns: tuple[str, ...], *, raise_attempt: bool, steps: int) -> str:
@@ -166,7 +151,7 @@ async def advance_through(
     stored: list[Jsonb] = []
     for status, detail in steps:
         ensure_legal(current, status)
-        draft, dumped = _draft(order_id, status, detail)
+        draft, dumped = draft_event(order_id, status, detail)
         drafts.append(draft)
         stored.append(dumped)
         current = status
@@ -271,7 +256,7 @@ async def confirm(
     details = []
     for c in confirmations:
         detail = {"txHash": c.signature, "executedPrice": c.executed_price, "amountOut": c.amount_out}
-        drafts[c.order_id], stored = _draft(c.order_id, Status.CONFIRMED, detail)
+        drafts[c.order_id], stored = draft_event(c.order_id, Status.CONFIRMED, detail)
         details.append(stored)
     swaps = [(c, c.ledger) for c in confirmations if c.ledger is not None]
     params: dict[str, Any] = {
