@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,12 +14,12 @@ import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import NewLimitOrder, insert_limit_order
 from orders_shared.db import Database
 from orders_shared.models import orders_table
 from orders_shared.repository import fetch_order, leave_open, read_events
 from orders_shared.status import Status
 from orders_worker.repository import expire_due, try_lease, waiting_within
+from tests.support.orders import open_limit_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -39,19 +39,7 @@ async def _remove_the_orders(engine: AsyncEngine) -> AsyncIterator[None]:
 async def _open_order(
     db: Database, price: str = NEVER, expires_in: timedelta = timedelta(hours=1)
 ) -> uuid.UUID:
-    order = NewLimitOrder(
-        order_id=uuid.uuid4(),
-        client=CLIENT,
-        token_in="SOL",
-        token_out="USDC",
-        amount_in=Decimal("0.5"),
-        slippage_bps=50,
-        limit_price=Decimal(price),
-        expires_at=datetime.now(UTC) + expires_in,
-    )
-    async with db.connection() as conn:
-        assert await insert_limit_order(conn, order)
-    return order.order_id
+    return await open_limit_order(db, CLIENT, price, expires_in)
 
 
 async def test_a_limit_order_is_stored_pending_then_open(db: Database) -> None:

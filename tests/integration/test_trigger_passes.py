@@ -5,12 +5,10 @@ is due, fires what the pools pay (open -> routing, an ExecuteOrder on the queue)
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 
-from orders_api.repository import NewLimitOrder, insert_limit_order
 from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.db import Database
@@ -24,25 +22,13 @@ from orders_worker.app import build_trigger, venue_latency
 from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
 from tests.support.infra import throwaway_vhost
+from tests.support.orders import open_limit_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def _limit(db: Database, price: str, expires_in: timedelta = timedelta(hours=1)) -> uuid.UUID:
-    order_id = uuid.uuid4()
-    order = NewLimitOrder(
-        order_id=order_id,
-        client="trigger-pass-tests",
-        token_in="SOL",
-        token_out="USDC",
-        amount_in=Decimal("0.5"),
-        slippage_bps=50,
-        limit_price=Decimal(price),
-        expires_at=datetime.now(UTC) + expires_in,
-    )
-    async with db.connection() as conn:
-        assert await insert_limit_order(conn, order)
-    return order_id
+    return await open_limit_order(db, "trigger-pass-tests", price, expires_in)
 
 
 async def _status(db: Database, order_id: uuid.UUID) -> str:

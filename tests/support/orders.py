@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_api.repository import NewOrder, insert_orders
+from orders_api.repository import LimitTerms, NewOrder, insert_limit_order, insert_orders
 from orders_shared.db import Database
 from orders_shared.models import orders_table
 from orders_shared.status import Status
@@ -30,6 +31,17 @@ def market_order(client: str, *, amount: str = "1.5", key: str | None = None) ->
         idempotency_key=key,
         request_hash="h" if key else None,
     )
+
+
+async def open_limit_order(
+    db: Database, client: str, price: str, expires_in: timedelta = timedelta(hours=1)
+) -> uuid.UUID:
+    """A limit order selling 0.5 SOL for USDC at ``price``, stored `open` with the api's statement."""
+    order = market_order(client, amount="0.5")
+    terms = LimitTerms(Decimal(price), datetime.now(UTC) + expires_in)
+    async with db.connection() as conn:
+        assert await insert_limit_order(conn, order, terms)
+    return order.order_id
 
 
 async def new_order(engine: AsyncEngine, client: str, amount_in: Decimal = Decimal("1.25")) -> uuid.UUID:

@@ -45,19 +45,11 @@ class NewOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class NewLimitOrder:
-    """A validated limit order, ready to be stored as waiting (`open`)."""
+class LimitTerms:
+    """What a limit order waits for: its worst average price (tokenOut per tokenIn), and until when."""
 
-    order_id: uuid.UUID
-    client: str
-    token_in: str
-    token_out: str
-    amount_in: Decimal
-    slippage_bps: int
     limit_price: Decimal
     expires_at: datetime
-    idempotency_key: str | None = None
-    request_hash: str | None = None
 
 
 # A limit order is stored `pending` and moves to `open` in the same statement (events 1 and 2). It is
@@ -83,7 +75,7 @@ SELECT id FROM created
 """
 
 
-async def insert_limit_order(conn: Conn, order: NewLimitOrder) -> bool:
+async def insert_limit_order(conn: Conn, order: NewOrder, terms: LimitTerms) -> bool:
     """Insert the limit order with its `pending` and `open` events; False if its Idempotency-Key was
     taken (nothing written)."""
     params = {
@@ -95,8 +87,8 @@ async def insert_limit_order(conn: Conn, order: NewLimitOrder) -> bool:
         "token_out": order.token_out,
         "amount_in": order.amount_in,
         "slippage_bps": order.slippage_bps,
-        "limit_price": order.limit_price,
-        "expires_at": order.expires_at,
+        "limit_price": terms.limit_price,
+        "expires_at": terms.expires_at,
     }
     cur = await conn.execute(_INSERT_LIMIT, params, prepare=True)
     return await cur.fetchone() is not None

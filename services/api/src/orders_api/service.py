@@ -18,7 +18,7 @@ import orjson
 from orders_api import repository
 from orders_api.announce import EventAnnouncer
 from orders_api.ingest import OrderWriter
-from orders_api.repository import NewLimitOrder, NewOrder
+from orders_api.repository import LimitTerms, NewOrder
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
 from orders_api.settings import ApiSettings
 from orders_shared.contracts import RouteLeg
@@ -49,9 +49,8 @@ class ValidOrder:
     amount_in: Decimal
     slippage_bps: int
     side: Side
-    # A limit order's price and expiry; None for a market order.
-    limit_price: Decimal | None = None
-    expires_at: datetime | None = None
+    # What a limit order waits for; None for a market order.
+    limit: LimitTerms | None = None
 
 
 # Unknown fields are ignored and named back, as the seed's clients need; they still may not be hostile.
@@ -103,8 +102,7 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
     if request.type == "limit":
-        limit_price, expires_at = _limit_terms(request)
-        return ValidOrder(token_in, token_out, plain(amount), slippage, side, limit_price, expires_at)
+        return ValidOrder(token_in, token_out, plain(amount), slippage, side, _limit_terms(request))
     if request.limit_price is not None:
         raise InvalidOrder("limitPrice", "only a limit order has a limit price")
     if request.expires_at is not None:
@@ -112,7 +110,7 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
     return ValidOrder(token_in, token_out, plain(amount), slippage, side)
 
 
-def _limit_terms(request: OrderRequest) -> tuple[Decimal, datetime]:
+def _limit_terms(request: OrderRequest) -> LimitTerms:
     """A limit order's price (positive) and expiry (in the future, at most MAX_EXPIRY ahead)."""
     price = request.limit_price
     if price is None:
@@ -131,7 +129,7 @@ def _limit_terms(request: OrderRequest) -> tuple[Decimal, datetime]:
         raise InvalidOrder("expiresAt", "must be in the future")
     if expires_at > now + MAX_EXPIRY:
         raise InvalidOrder("expiresAt", f"at most {MAX_EXPIRY.days} days ahead")
-    return plain(price), expires_at
+    return LimitTerms(plain(price), expires_at)
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -214,20 +212,20 @@ class OrderService:
         order_id = uuid.uuid4()
         ignored = request.ignored_fields()
         body_hash = request_hash(request) if idempotency_key else None
-        if order.limit_price is not None:
-            return await self._submit_limit(order, order_id, ignored, client, idempotency_key, body_hash)
-        created = await self.writer.write(
-            NewOrder(
-                order_id=order_id,
-                client=client,
-                token_in=order.token_in.symbol,
-                token_out=order.token_out.symbol,
-                amount_in=order.amount_in,
-                slippage_bps=order.slippage_bps,
-                idempotency_key=idempotency_key,
-                request_hash=body_hash,
-            )
+        new = NewOrder(
+            order_id=order_id,
+            client=client,
+            token_in=order.token_in.symbol,
+            token_out=order.token_out.symbol,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
         )
+        if order.limit is not None:
+            created = await self._store_limit(new, order.limit)
+        else:
+            created = await self.writer.write(new)
         if not created:
             return await self._replayed(client, idempotency_key, body_hash, ignored)
         self.metrics.orders_accepted.inc()
@@ -246,37 +244,11 @@ class OrderService:
             raise IdempotencyConflict("this Idempotency-Key was used with a different body")
         return Submitted(first.id, ignored, created=False)
 
-    async def _submit_limit(
-        self,
-        order: ValidOrder,
-        order_id: uuid.UUID,
-        ignored: list[str],
-        client: str,
-        idempotency_key: str | None,
-        body_hash: str | None,
-    ) -> Submitted:
+    async def _store_limit(self, order: NewOrder, terms: LimitTerms) -> bool:
         """Store a limit order with its `pending` and `open` events in one statement; nothing is published:
         the worker's trigger fires it when the pools pay its price."""
-        assert order.limit_price is not None
-        assert order.expires_at is not None
-        new = NewLimitOrder(
-            order_id=order_id,
-            client=client,
-            token_in=order.token_in.symbol,
-            token_out=order.token_out.symbol,
-            amount_in=order.amount_in,
-            slippage_bps=order.slippage_bps,
-            limit_price=order.limit_price,
-            expires_at=order.expires_at,
-            idempotency_key=idempotency_key,
-            request_hash=body_hash,
-        )
         async with self.db.connection() as conn:
-            created = await repository.insert_limit_order(conn, new)
-        if not created:
-            return await self._replayed(client, idempotency_key, body_hash, ignored)
-        self.metrics.orders_accepted.inc()
-        return Submitted(order_id, ignored, created=True)
+            return await repository.insert_limit_order(conn, order, terms)
 
     async def cancel(self, order_id: uuid.UUID, *, client: str) -> OrderDetail:
         """Cancel a waiting order: compare-and-set `open -> cancelled`, which a fire or an expiry may win
@@ -289,11 +261,11 @@ class OrderService:
                 event = await leave_open(conn, order_id, Status.CANCELLED)
                 if event is not None and self.events is not None:
                     await self.events.announce(event)
-                row = await fetch_order(conn, order_id, client)
-                assert row is not None
-        if row.status != Status.CANCELLED:
-            raise NotCancellable(row.status)
-        return await self.get(order_id, client=client)
+        # Read after the compare-and-set: a fire or an expiry that won it shows here, as the stream shows.
+        detail = await self.get(order_id, client=client)
+        if detail.status != Status.CANCELLED:
+            raise NotCancellable(detail.status)
+        return detail
 
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
