@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_shared.amqp import connect
 from orders_shared.db import Database
-from orders_shared.topology import declare
+from orders_shared.metrics import Metrics, create_metrics
+from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE, declare
 from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
 
 
@@ -60,3 +62,24 @@ async def own_db(own_database_url: str, request: pytest.FixtureRequest) -> Async
     name = f"{_module(request)}-tests"
     async with Database(own_database_url, size=4, application_name=name) as database:
         yield database
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def tap(own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
+    """A queue of this test's own that receives a copy of every execute message on the module's vhost."""
+    queue = await own_channel.declare_queue(exclusive=True)
+    await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
+    yield queue
+    await queue.delete(if_unused=False, if_empty=False)
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    """A registry of this test's own, so counters start at zero."""
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def metrics(registry: CollectorRegistry) -> Metrics:
+    """The services' metrics on ``registry``."""
+    return create_metrics(registry)

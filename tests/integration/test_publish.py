@@ -17,18 +17,9 @@ from orders_api.outbox import ORDERS_PER_MESSAGE, ExecutePublisher
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.db import Database
 from orders_shared.metrics import create_metrics
-from orders_shared.topology import EXECUTE_KEY
 from tests.support.orders import market_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def tap(own_channel: AbstractChannel) -> AbstractQueue:
-    """A queue of this test's own that receives a copy of every execute message."""
-    queue = await own_channel.declare_queue(exclusive=True)
-    await queue.bind("orders", EXECUTE_KEY)
-    return queue
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,32 +23,18 @@ from orders_api.outbox import RELAY_AFTER_S, ExecutePublisher, OutboxRelay
 from orders_api.repository import insert_orders
 from orders_shared.contracts import ExecuteOrders
 from orders_shared.db import Database
-from orders_shared.metrics import Metrics, create_metrics
-from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
+from orders_shared.metrics import Metrics
 from tests.support.orders import market_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(own_db: Database, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
-    """A queue of this test's own with a copy of every execute message; the test starts with no backlog."""
+async def tap(own_db: Database, tap: AbstractQueue) -> AbstractQueue:
+    """The module's execute tap (conftest), the test starting with no backlog."""
     async with own_db.connection() as conn:
         await conn.execute("UPDATE orders SET enqueued_at = now() WHERE enqueued_at IS NULL")
-    queue = await own_channel.declare_queue(exclusive=True)
-    await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
-    yield queue
-    await queue.delete(if_unused=False, if_empty=False)
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
-
-
-@pytest.fixture
-def metrics(registry: CollectorRegistry) -> Metrics:
-    return create_metrics(registry)
+    return tap
 
 
 async def _commit_unpublished(db: Database, count: int, *, age_s: float) -> list[uuid.UUID]:

@@ -9,7 +9,6 @@ these tests have a database (and a vhost) of their own. Rows are made old by set
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,7 +24,7 @@ from orders_api.sweeper import Sweeper
 from orders_shared.contracts import ExecuteOrder
 from orders_shared.db import Database
 from orders_shared.metrics import create_metrics
-from orders_shared.topology import EXECUTE_KEY, ORDERS_EXCHANGE
+from orders_shared.topology import ORDERS_EXCHANGE
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,19 +32,11 @@ STUCK_AFTER_S = 60.0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def tap(own_db: Database, own_channel: AbstractChannel) -> AsyncIterator[AbstractQueue]:
-    """A queue of this test's own with a copy of every execute message; the test starts with nothing stuck."""
+async def tap(own_db: Database, tap: AbstractQueue) -> AbstractQueue:
+    """The module's execute tap (conftest), the test starting with nothing stuck."""
     async with own_db.connection() as conn:
         await conn.execute("UPDATE orders SET status = 'confirmed'")
-    queue = await own_channel.declare_queue(exclusive=True)
-    await queue.bind(ORDERS_EXCHANGE, EXECUTE_KEY)
-    yield queue
-    await queue.delete(if_unused=False, if_empty=False)
-
-
-@pytest.fixture
-def registry() -> CollectorRegistry:
-    return CollectorRegistry()
+    return tap
 
 
 @pytest_asyncio.fixture(loop_scope="session")
