@@ -224,6 +224,7 @@ _LIST = f"""
 SELECT {ORDER_COLUMNS} FROM orders
 WHERE client = %(client)s
   AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(type)s::text IS NULL OR type = %(type)s::text)
   AND (%(before_at)s::timestamptz IS NULL
        OR (created_at, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY created_at DESC, id DESC
@@ -238,11 +239,14 @@ async def list_orders(
     status: Status | None,
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    order_type: str | None = None,
 ) -> list[OrderRow]:
-    """The client's orders, newest first, strictly older than the ``before`` cursor."""
+    """The client's orders (of ``order_type``, in ``status``, when given), newest first, strictly older
+    than the ``before`` cursor."""
     params = {
         "client": client,
         "status": status.value if status is not None else None,
+        "type": order_type,
         "before_at": before[0] if before is not None else None,
         "before_id": before[1] if before is not None else None,
         "limit": limit,
@@ -250,3 +254,12 @@ async def list_orders(
     async with conn.cursor(row_factory=class_row(OrderRow)) as cur:
         await cur.execute(_LIST, params)
         return await cur.fetchall()
+
+
+_POOL_PAIRS = "SELECT pair FROM pools ORDER BY pair"
+
+
+async def pool_pairs(conn: Conn) -> list[str]:
+    """Every pair that has pools, as ``BASE/QUOTE``: the seeded ones and those launches added since."""
+    cur = await conn.execute(_POOL_PAIRS, prepare=True)
+    return [row[0] for row in await cur.fetchall()]

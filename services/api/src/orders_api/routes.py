@@ -11,7 +11,15 @@ from pydantic import ValidationError
 
 from orders_api.deps import API_KEYS, ReaderDep
 from orders_api.intake import IDEMPOTENCY_KEY_MAX, LeanRoute
-from orders_api.schemas import Accepted, OrderDetail, OrderPage, OrderRequest, QuoteView, WsTicket
+from orders_api.schemas import (
+    Accepted,
+    OrderDetail,
+    OrderPage,
+    OrderRequest,
+    OrderType,
+    QuoteView,
+    WsTicket,
+)
 from orders_shared.status import Status
 
 # RFC 9457 problem details, as problems.py writes them.
@@ -112,13 +120,18 @@ async def cancel_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
 async def list_orders(
     caller: ReaderDep,
     status: Annotated[Status | None, Query(description="Only orders in this status.")] = None,
+    order_type: Annotated[
+        OrderType | None, Query(alias="type", description="Only orders of this type.")
+    ] = None,
     cursor: Annotated[
         str | None, Query(description="`nextCursor` of the previous page.", max_length=200)
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> OrderPage:
-    """The caller's orders, newest first, a page at a time."""
-    return await caller.orders.list(client=caller.client, status=status, cursor=cursor, limit=limit)
+    """The caller's orders, newest first, a page at a time; `type` and `status` narrow them."""
+    return await caller.orders.list(
+        client=caller.client, status=status, cursor=cursor, limit=limit, order_type=order_type
+    )
 
 
 quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED, dependencies=API_KEYS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
@@ -79,6 +80,14 @@ class Accepted(CamelModel):
     ignored_fields: list[str] = Field(default_factory=list)
 
 
+class OrderType(StrEnum):
+    """What an order waits for: nothing (market), a price (limit), a token's launch (sniper)."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    SNIPER = "sniper"
+
+
 class OrderView(CamelModel):
     """An order as clients read it."""
 
@@ -111,8 +120,18 @@ class EventView(OrderEvent):
 
 
 class OrderDetail(OrderView):
-    """An order with its whole history."""
+    """An order with its whole history; an `open` one also says what it waits for."""
 
+    current_price: Decimal | None = Field(
+        default=None,
+        description=(
+            "Open orders only: the best route's average price now for the order's whole amount, tokenOut "
+            "per tokenIn, fees included (null when no route can fill it)."
+        ),
+    )
+    waiting_reason: str | None = Field(
+        default=None, description="Open orders only: why it has not fired yet, in a sentence."
+    )
     events: list[EventView]
 
 

@@ -19,10 +19,11 @@ from orders_api import repository
 from orders_api.announce import EventAnnouncer
 from orders_api.ingest import OrderWriter
 from orders_api.repository import LimitTerms, NewOrder
-from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderView, QuoteView
+from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderType, OrderView, QuoteView
 from orders_api.settings import ApiSettings
+from orders_api.waiting import Waiting, why_waiting
 from orders_shared.contracts import RouteLeg
-from orders_shared.db import Database
+from orders_shared.db import Conn, Database
 from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, NotCancellable, OrderNotFound
 from orders_shared.metrics import Metrics
@@ -299,14 +300,32 @@ class OrderService:
             if row is None:
                 raise OrderNotFound(str(order_id))
             events = await read_events(conn, order_id)
-        return OrderDetail.model_validate({**_view_fields(row), "events": [e.frame() for e in events]})
+            waiting = await self._waiting(conn, row) if row.status == Status.OPEN else None
+        extra = {"current_price": waiting.current_price, "waiting_reason": waiting.reason} if waiting else {}
+        return OrderDetail.model_validate(
+            {**_view_fields(row), **extra, "events": [e.frame() for e in events]}
+        )
 
-    async def list(self, *, client: str, status: Status | None, cursor: str | None, limit: int) -> OrderPage:
-        """A page of the client's orders, newest first."""
+    async def _waiting(self, conn: Conn, row: OrderRow) -> Waiting:
+        """Why the open order has not fired: its price now on the pair's pools (parsed once per version)."""
+        pairs = await repository.pool_pairs(conn)
+        return await why_waiting(conn, row, pairs, self.parsed, self.settings)
+
+    async def list(
+        self,
+        *,
+        client: str,
+        status: Status | None,
+        cursor: str | None,
+        limit: int,
+        order_type: OrderType | None = None,
+    ) -> OrderPage:
+        """A page of the client's orders (of one type, in one status, when asked), newest first."""
         before = decode_cursor(cursor) if cursor else None
+        kind = order_type.value if order_type is not None else None
         async with self.db.connection() as conn:
             rows = await repository.list_orders(
-                conn, client=client, status=status, before=before, limit=limit + 1
+                conn, client=client, status=status, before=before, limit=limit + 1, order_type=kind
             )
         views = [OrderView.model_validate(_view_fields(r)) for r in rows[:limit]]
         next_cursor = encode_cursor(views[-1].created_at, views[-1].order_id) if len(rows) > limit else None
