@@ -16,13 +16,15 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from orders_api import routes
+from orders_api import market_routes, routes
 from orders_api.access import Gate
 from orders_api.announce import EventAnnouncer
 from orders_api.body_limit import BodySizeLimit
 from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
 from orders_api.intake import OrderIntake
+from orders_api.market_prices import SAMPLE_INTERVAL_S, MarketPrices
+from orders_api.market_routes import MARKET_KEY
 from orders_api.outbox import ExecutePublisher, OutboxRelay
 from orders_api.periodic import every
 from orders_api.problems import install_problem_handlers
@@ -51,7 +53,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     checks: dict[str, Check] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState]]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState | MarketPrices]]:
         # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
         async with Database.for_service(settings, "orders-api") as db:
             connection = await connect(
@@ -60,8 +62,9 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             try:
                 checks["database"] = database_check(db)
                 checks["rabbitmq"] = broker_check(connection)
-                async with _services(settings, metrics, db, connection) as state:
-                    yield {STATE_KEY: state}
+                market = MarketPrices(db, settings)
+                async with _services(settings, metrics, db, connection, market) as state:
+                    yield {STATE_KEY: state, MARKET_KEY: market}
             finally:
                 await connection.close()
 
@@ -73,6 +76,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     )
     app.include_router(routes.router)
     app.include_router(routes.quote_router)
+    app.include_router(market_routes.router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
     _serve_page(app, settings)
     install_problem_handlers(app, metrics)
@@ -86,8 +90,10 @@ async def _services(
     metrics: Metrics,
     db: Database,
     connection: AbstractRobustConnection,
+    market: MarketPrices,
 ) -> AsyncIterator[AppState]:
-    """The order service and the gate, with the writer, relay and sweeper running behind them."""
+    """The order service and the gate, with the writer, relay, sweeper and price sampler running behind
+    them."""
     channel = await connection.channel(publisher_confirms=True)
     topology = await declare(
         channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
@@ -116,6 +122,12 @@ async def _services(
             sweeper.sweep_once,
             event="sweep_failed",
             failures=metrics.internal_errors.labels(where="sweeper"),
+        ),
+        "price-sampler": every(
+            SAMPLE_INTERVAL_S,
+            market.sample_once,
+            event="price_sample_failed",
+            failures=metrics.internal_errors.labels(where="price_sampler"),
         ),
     }
     async with _running(background, metrics):

@@ -161,3 +161,20 @@ class WsTicket(CamelModel):
 
     ticket: str
     expires_in: int = Field(description="Seconds the ticket stays valid.")
+
+
+class PricePointView(CamelModel):
+    """Both venues' spot prices at one second."""
+
+    t: int = Field(description="Unix time, in seconds.")
+    raydium: Decimal | None = Field(description="Raydium's spot price, quote per base.")
+    meteora: Decimal | None = Field(description="Meteora's spot price (its active bin), quote per base.")
+
+
+class PriceHistoryView(CamelModel):
+    """`GET /api/market/{pair}/prices`: both venues' spot prices once a second, oldest first."""
+
+    pair: str = Field(description="BASE/QUOTE, e.g. SOL/USDC.")
+    base: str
+    quote: str
+    points: list[PricePointView]
