@@ -1,12 +1,15 @@
 """The web page at `/`, end to end in headless Chromium (Debian's, driven by Playwright for Python).
 
-Three orders submitted through the page each confirm on their WebSocket timelines; the page is then saved
-as `docs/screenshot.png`, which the README shows.
+Three orders submitted through the page each confirm on their WebSocket timelines, and a limit order waits
+on the price chart; the page is then saved as `docs/screenshot.png`, which the README shows. A limit order
+placed through the page is listed, drawn on the chart, and cancelled with its button.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -82,6 +85,40 @@ async def _submit(page: Page, pair: str, amount: str) -> None:
     await page.click("#submit")
 
 
+async def _chart_points(page: Page, at_least: int) -> None:
+    """Wait for the chart to have drawn ``at_least`` samples of both venues (the api samples once a second)."""
+    # The page's CSP forbids eval, so a regex on the count the chart writes stands for `>= at_least`.
+    assert at_least < 10 or (at_least < 100 and at_least % 10 == 0)
+    tens = f"[{at_least // 10}-9]\\d" if at_least >= 10 else f"[{at_least}-9]|[1-9]\\d"
+    more = re.compile(f"^({tens}|[1-9]\\d{{2,}})$")
+    await expect(page.locator("#chart")).to_have_attribute("data-points", more, timeout=30_000)
+    for venue in ("raydium", "meteora"):
+        points = await page.locator(f"#chart polyline[data-venue={venue}]").get_attribute("points")
+        assert points is not None
+        assert len(points.split()) >= at_least
+
+
+async def _near_limit_price(stack: Stack) -> str:
+    """A SOL → USDC limit price a little above what the best route pays now: it waits, near the chart's lines."""
+    async with httpx.AsyncClient(base_url=stack.api) as client:
+        quote = (await client.get("/api/quote?tokenIn=SOL&tokenOut=USDC&amountIn=0.5")).json()
+    return str((Decimal(quote["expectedAmountOut"]) / Decimal("0.5") * Decimal("1.03")).quantize(Decimal("0.01")))
+
+
+async def _place_limit(page: Page, amount: str, price: str) -> str:
+    """Place a SOL → USDC limit order with the form; its id, once its card shows it `open`."""
+    await page.select_option("#pair", label="SOL → USDC")
+    await page.select_option("#order-type", "limit")
+    await page.fill("#amount", amount)
+    await page.fill("#limit-price", price)
+    await page.click("#submit")
+    card = page.locator("article.order[data-status=open]").first
+    await expect(card).to_be_visible(timeout=10_000)
+    order_id = await card.get_attribute("data-order-id")
+    assert order_id is not None
+    return order_id
+
+
 @needs_chromium
 async def test_three_orders_submitted_through_the_page_each_confirm(
     open_api: Stack, browser: Browser
@@ -108,9 +145,54 @@ async def test_three_orders_submitted_through_the_page_each_confirm(
         await expect(page.locator(f"#recent-rows tr[data-order-id='{order_id}']")).to_have_attribute(
             "data-status", "confirmed", timeout=10_000
         )
+    # A limit order waits on the chart, for the picture.
+    limit_id = await _place_limit(page, "0.5", await _near_limit_price(open_api))
+    await expect(page.locator(f"#chart g.limit[data-order-id='{limit_id}']")).to_be_attached(timeout=10_000)
+    await _chart_points(page, 20)
     assert errors == []
     SCREENSHOT.parent.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    # Leave the shared stack's anonymous client without a waiting order.
+    await page.locator(f"#limit-rows tr[data-order-id='{limit_id}'] button.cancel").click()
+    await expect(page.locator(f"#limit-rows tr[data-order-id='{limit_id}']")).to_have_count(0, timeout=10_000)
+    await page.close()
+
+
+@needs_chromium
+async def test_a_limit_order_placed_through_the_page_is_charted_listed_and_cancelled(
+    open_api: Stack, browser: Browser
+) -> None:
+    key = await new_api_key(open_api, "page limit test")
+    errors: list[str] = []
+    page = await _open(browser, page_url(open_api), errors)
+    await page.fill("#api-key", key)
+    await page.press("#api-key", "Enter")
+    # The chart draws both venues' samples.
+    await expect(page.locator("#chart")).to_have_attribute("data-pair", "SOL-USDC", timeout=10_000)
+    await _chart_points(page, 2)
+    await expect(page.locator("#limits-empty")).to_be_visible()
+    # The launches panel is there, empty or not, without an error.
+    await expect(page.locator("#launches")).to_be_visible()
+
+    price = await _near_limit_price(open_api)
+    order_id = await _place_limit(page, "0.25", price)
+    row = page.locator(f"#limit-rows tr[data-order-id='{order_id}']")
+    await expect(row).to_be_visible(timeout=10_000)
+    limit = format(Decimal(price).normalize(), "f")  # as the api writes it: 154.20 is 154.2
+    await expect(row.locator(".why")).to_contain_text(f"it fires at {limit}", timeout=10_000)
+    await expect(page.locator(f"#chart g.limit[data-order-id='{order_id}']")).to_be_attached()
+    await expect(page.locator("#limits-empty")).to_be_hidden()
+
+    await row.locator("button.cancel").click()
+    await expect(row).to_have_count(0, timeout=10_000)
+    await expect(page.locator(f"#chart g.limit[data-order-id='{order_id}']")).to_have_count(0)
+    await expect(page.locator(f"article.order[data-order-id='{order_id}']")).to_have_attribute(
+        "data-status", "cancelled", timeout=10_000
+    )
+    async with httpx.AsyncClient(base_url=open_api.api, headers={"Authorization": f"Bearer {key}"}) as client:
+        detail = (await client.get(f"/api/orders/{order_id}")).json()
+    assert detail["status"] == "cancelled"
+    assert errors == []
     await page.close()
 
 
