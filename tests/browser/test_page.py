@@ -86,7 +86,7 @@ async def _submit(page: Page, pair: str, amount: str) -> None:
 
 
 async def _chart_points(page: Page, at_least: int) -> None:
-    """Wait for the chart to have drawn ``at_least`` samples of both venues (the api samples once a second)."""
+    """Wait for the chart to have drawn ``at_least`` samples of both venues (sampled once a second)."""
     # The page's CSP forbids eval, so a regex on the count the chart writes stands for `>= at_least`.
     assert at_least < 10 or (at_least < 100 and at_least % 10 == 0)
     tens = f"[{at_least // 10}-9]\\d" if at_least >= 10 else f"[{at_least}-9]|[1-9]\\d"
@@ -99,10 +99,11 @@ async def _chart_points(page: Page, at_least: int) -> None:
 
 
 async def _near_limit_price(stack: Stack) -> str:
-    """A SOL → USDC limit price a little above what the best route pays now: it waits, near the chart's lines."""
+    """A SOL → USDC limit price a little above what the best route pays now: it waits, near the chart."""
     async with httpx.AsyncClient(base_url=stack.api) as client:
         quote = (await client.get("/api/quote?tokenIn=SOL&tokenOut=USDC&amountIn=0.5")).json()
-    return str((Decimal(quote["expectedAmountOut"]) / Decimal("0.5") * Decimal("1.03")).quantize(Decimal("0.01")))
+    paid = Decimal(quote["expectedAmountOut"]) / Decimal("0.5")
+    return str((paid * Decimal("1.03")).quantize(Decimal("0.01")))
 
 
 async def _place_limit(page: Page, amount: str, price: str) -> str:
