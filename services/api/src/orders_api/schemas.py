@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
 
 from orders_shared.contracts import OrderEvent, RouteLeg, VenueQuote
@@ -29,6 +29,10 @@ def _to_decimal(value: Any) -> Decimal:
 
 
 DecimalInput = Annotated[Decimal, BeforeValidator(_to_decimal)]
+# A price as digits, never in exponent form: str() writes 1.33E-7 for a BONK price in SOL.
+DecimalDigits = Annotated[
+    Decimal, PlainSerializer(lambda v: format(v, "f"), return_type=str, when_used="json")
+]
 
 
 class CamelModel(BaseModel):
@@ -122,7 +126,7 @@ class EventView(OrderEvent):
 class OrderDetail(OrderView):
     """An order with its whole history; an `open` one also says what it waits for."""
 
-    current_price: Decimal | None = Field(
+    current_price: DecimalDigits | None = Field(
         default=None,
         description=(
             "Open orders only: the best route's average price now for the order's whole amount, tokenOut "
@@ -167,8 +171,10 @@ class PricePointView(CamelModel):
     """Both venues' spot prices at one second."""
 
     t: int = Field(description="Unix time, in seconds.")
-    raydium: Decimal | None = Field(description="Raydium's spot price, quote per base.")
-    meteora: Decimal | None = Field(description="Meteora's spot price (its active bin), quote per base.")
+    raydium: DecimalDigits | None = Field(description="Raydium's spot price, quote per base.")
+    meteora: DecimalDigits | None = Field(
+        description="Meteora's spot price (its active bin), quote per base."
+    )
 
 
 class PriceHistoryView(CamelModel):
