@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.client.open_stack import new_api_key
+from tests.conftest import StackFactory
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -109,3 +110,12 @@ async def test_orders_that_do_not_wait_show_no_price_or_reason(stack: Stack) -> 
         assert detail["status"] != "open"
         assert detail["currentPrice"] is None
         assert detail["waitingReason"] is None
+
+
+async def test_with_cors_another_origin_may_cancel(make_stack: StackFactory) -> None:
+    cors = await make_stack(("api",), CORS_ALLOW_ORIGINS="https://desk.example")
+    preflight = {"Origin": "https://desk.example", "Access-Control-Request-Method": "DELETE"}
+    async with httpx.AsyncClient(base_url=cors.api) as client:
+        response = await client.options("/api/orders/00000000-0000-4000-8000-000000000000", headers=preflight)
+    assert response.status_code == 200, response.text
+    assert "DELETE" in response.headers["access-control-allow-methods"]

@@ -181,7 +181,7 @@ def _add_middleware(app: FastAPI, settings: ApiSettings, metrics: Metrics) -> bo
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],  # DELETE: cancel an order
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "Idempotency-Key"],
             max_age=600,
         )
