@@ -16,7 +16,7 @@ from decimal import Decimal, localcontext
 from orders_api import repository
 from orders_shared.db import Database
 from orders_shared.decision import settled
-from orders_shared.pools import ParsedPools
+from orders_shared.pools import PairState, ParsedPools
 from orders_shared.repository import read_pools
 from orders_shared.settings import CommonSettings
 from orders_venues import PairPools
@@ -98,14 +98,26 @@ class MarketPrices:
     parsed: ParsedPools = field(default_factory=ParsedPools)
 
     async def sample_once(self) -> None:
-        """One point per pair, at this second."""
+        """One point per pair, at this second.
+
+        A pair whose pools cannot be read (gone since the list, or naming a token this process does not
+        know) does not hold up the others: they are sampled, then the pass fails naming it.
+        """
         now = int(time.time())
+        states: list[tuple[str, PairState]] = []
+        unreadable: list[str] = []
         async with self.db.connection() as conn:
             pairs = await repository.pool_pairs(conn)
-            states = [(pair, await read_pools(conn, pair, self.parsed)) for pair in pairs]
+            for pair in pairs:
+                try:
+                    states.append((pair, await read_pools(conn, pair, self.parsed)))
+                except LookupError:
+                    unreadable.append(pair)
         for pair, state in states:
             self.history.add(pair, spot_prices(settled(state, self.settings, now), now))
         self.history.keep_only(set(pairs))
+        if unreadable:
+            raise LookupError(f"cannot read the pools of {', '.join(unreadable)}")
 
     async def window(self, pair: str, seconds: int) -> list[PricePoint]:
         """The pair's points of the last ``seconds``, oldest first; UnknownPair if no pools trade it."""
