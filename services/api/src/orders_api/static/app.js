@@ -195,7 +195,7 @@ function orderCard(orderId, tokenIn, tokenOut, amountIn, type, limitPrice) {
       h("span", { class: "badge status-pending" }, "pending")),
     h("ol", { class: "timeline" }, steps),
     h("p", { class: "result" }));
-  card.state = { lastSeq: 0, firstAt: null, tokenIn, tokenOut, limitPrice, tries: 0, socket: null };
+  card.state = { lastSeq: 0, firstAt: null, tokenIn, tokenOut, type, limitPrice, tries: 0, socket: null };
   cards.set(orderId, card);
   $("live-empty").hidden = true;
   $("orders").prepend(card);
@@ -253,7 +253,7 @@ function applyEvent(card, e) {
     card.querySelector(".result").textContent = stepText(e, card);
     refreshRecent();
   }
-  if (e.status !== "pending") refreshLimits();
+  if (card.state.type === "limit" && e.status !== "pending") scheduleLimits();
 }
 
 function follow(card, attempt) {
@@ -432,6 +432,13 @@ function drawChart(data, problem) {
 
 // --- Open limit orders: listed with why each waits, and a cancel button (DELETE /api/orders/{id})
 let limitsSeq = 0;
+let limitsTimer = null;
+
+// Several events in a row (a fill streams four) make one refresh, not one each.
+function scheduleLimits() {
+  clearTimeout(limitsTimer);
+  limitsTimer = setTimeout(refreshLimits, 300);
+}
 
 async function refreshLimits() {
   const mine = ++limitsSeq;
