@@ -25,12 +25,21 @@ from orders_shared.contracts import RouteLeg
 from orders_shared.db import Database
 from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, NotCancellable, OrderNotFound
+from orders_shared.launches import resolve
 from orders_shared.metrics import Metrics
 from orders_shared.pools import ParsedPools
-from orders_shared.repository import OrderRow, fetch_order, leave_open, read_events, read_pools
+from orders_shared.repository import (
+    NewSniper,
+    OrderRow,
+    fetch_order,
+    insert_sniper_order,
+    leave_open,
+    read_events,
+    read_pools,
+)
 from orders_shared.status import Status
-from orders_venues import PAIRS, Side, Unroutable, orient
-from orders_venues.tokens import Token, find_token, plain
+from orders_venues import Side, Unroutable, is_mint, listed_pairs, listing, orient
+from orders_venues.tokens import TOKENS, Token, find_token, plain
 
 # SPL token amounts are u64 on chain: nothing larger can ever be traded.
 MAX_BASE_UNITS = 2**64 - 1
@@ -71,27 +80,22 @@ def _check_ignored(name: str, value: object, depth: int = 1) -> None:
         _check_ignored(name, child, depth + 1)
 
 
-def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
-    """Check what pydantic cannot: tokens we trade, amounts the tokens can express."""
+def _check_extra(request: OrderRequest) -> None:
     extra = request.model_extra or {}
     if len(extra) > MAX_IGNORED_FIELDS:
         raise InvalidOrder("body", f"at most {MAX_IGNORED_FIELDS} unknown fields")
     for name, value in extra.items():
         _check_ignored(name, value)
-    token_in = find_token(request.token_in)
-    if token_in is None:
-        raise InvalidOrder("tokenIn", f"unknown token {request.token_in!r}; use a symbol or a mint address")
-    token_out = find_token(request.token_out)
-    if token_out is None:
-        raise InvalidOrder("tokenOut", f"unknown token {request.token_out!r}; use a symbol or a mint address")
-    if token_in == token_out:
-        raise InvalidOrder("tokenOut", "must differ from tokenIn")
-    try:
-        side = orient(token_in.symbol, token_out.symbol)
-    except Unroutable:
-        raise InvalidOrder(
-            "tokenOut", f"no pool trades {token_in.symbol} for {token_out.symbol}; pairs: {', '.join(PAIRS)}"
-        ) from None
+
+
+def _known(symbol_or_mint: str, name: str) -> Token:
+    token = find_token(symbol_or_mint)
+    if token is None:
+        raise InvalidOrder(name, f"unknown token {symbol_or_mint!r}; use a symbol or a mint address")
+    return token
+
+
+def _amount(request: OrderRequest, token_in: Token) -> Decimal:
     amount = request.amount_in
     if amount <= 0:
         raise InvalidOrder("amountIn", "must be greater than zero")
@@ -100,14 +104,113 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("amountIn", f"{token_in.symbol} has {token_in.decimals} decimals; got more")
     if token_in.to_base_units(amount) > MAX_BASE_UNITS:
         raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
+    return plain(amount)
+
+
+def opens_at(pair: str) -> int | None:
+    """When a launched pair's pools open (unix s); None for a seeded pair (always open)."""
+    launched = listing(pair)
+    return None if launched is None else launched.opens_at
+
+
+def _trading_pairs(now: float) -> list[str]:
+    return [pair for pair in listed_pairs() if (opens_at(pair) or 0) <= now]
+
+
+def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
+    """Check what pydantic cannot: tokens we trade, a pool open now, amounts the tokens can express."""
+    _check_extra(request)
+    if request.type == "sniper":
+        raise InvalidOrder("type", "a sniper order is checked by validate_sniper")
+    token_in = _known(request.token_in, "tokenIn")
+    token_out = _known(request.token_out, "tokenOut")
+    if token_in == token_out:
+        raise InvalidOrder("tokenOut", "must differ from tokenIn")
+    now = time.time()
+    try:
+        side = orient(token_in.symbol, token_out.symbol)
+    except Unroutable:
+        raise InvalidOrder(
+            "tokenOut",
+            f"no pool trades {token_in.symbol} for {token_out.symbol}; "
+            f"pairs: {', '.join(_trading_pairs(now))}",
+        ) from None
+    opening = opens_at(side.pair)
+    if opening is not None and opening > now:
+        at = datetime.fromtimestamp(opening, UTC).isoformat().replace("+00:00", "Z")
+        raise InvalidOrder("tokenOut", f"the {side.pair} pool opens at {at}; a sniper order can wait for it")
+    amount = _amount(request, token_in)
+    if request.max_price is not None:
+        raise InvalidOrder("maxPrice", "only a sniper order has a maxPrice")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
     if request.type == "limit":
-        return ValidOrder(token_in, token_out, plain(amount), slippage, side, _limit_terms(request))
+        return ValidOrder(token_in, token_out, amount, slippage, side, _limit_terms(request))
     if request.limit_price is not None:
         raise InvalidOrder("limitPrice", "only a limit order has a limit price")
     if request.expires_at is not None:
-        raise InvalidOrder("expiresAt", "only a limit order expires")
-    return ValidOrder(token_in, token_out, plain(amount), slippage, side)
+        raise InvalidOrder("expiresAt", "only a limit or sniper order expires")
+    return ValidOrder(token_in, token_out, amount, slippage, side)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidSniper:
+    """A sniper order that passed every check; ``token_out`` is a symbol, or a mint not launched yet."""
+
+    token_in: Token
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    max_price: Decimal | None
+    expires_at: datetime
+
+
+def validate_sniper(request: OrderRequest, default_slippage_bps: int) -> ValidSniper:
+    """A sniper order waits for a pool that does not trade yet: a token announced for launch (its symbol or
+    mint), or any mint address; a pair whose pool trades now is refused, naming tokenOut."""
+    _check_extra(request)
+    token_in = _known(request.token_in, "tokenIn")
+    token_out = find_token(request.token_out)
+    if token_out is None and not is_mint(request.token_out):
+        raise InvalidOrder(
+            "tokenOut", f"unknown token {request.token_out!r}; use a symbol or a token's mint address"
+        )
+    if token_out is not None:
+        if token_out == token_in:
+            raise InvalidOrder("tokenOut", "must differ from tokenIn")
+        try:
+            side = orient(token_in.symbol, token_out.symbol)
+        except Unroutable:
+            # A launched token trades against its launch's quote token only; a seeded one is no launch.
+            launched = token_out.symbol not in TOKENS
+            raise InvalidOrder(
+                "tokenIn" if launched else "tokenOut",
+                f"no launch of {token_out.symbol} trades it for {token_in.symbol}",
+            ) from None
+        opening = opens_at(side.pair)
+        if opening is None or opening <= time.time():
+            raise InvalidOrder(
+                "tokenOut",
+                f"a pool already trades {token_in.symbol} for {token_out.symbol}: "
+                "send a market or limit order",
+            )
+    if request.limit_price is not None:
+        raise InvalidOrder("limitPrice", "only a limit order has a limit price")
+    max_price = request.max_price
+    if max_price is not None:
+        if max_price <= 0:
+            raise InvalidOrder("maxPrice", "must be greater than zero")
+        if max_price > MAX_LIMIT_PRICE or len(max_price.normalize().as_tuple().digits) > 28:
+            raise InvalidOrder("maxPrice", f"at most {MAX_LIMIT_PRICE}, with at most 28 significant digits")
+        max_price = plain(max_price)
+    slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
+    return ValidSniper(
+        token_in=token_in,
+        token_out=token_out.symbol if token_out is not None else request.token_out,
+        amount_in=_amount(request, token_in),
+        slippage_bps=slippage,
+        max_price=max_price,
+        expires_at=_expiry(request),
+    )
 
 
 def _limit_terms(request: OrderRequest) -> LimitTerms:
@@ -121,6 +224,11 @@ def _limit_terms(request: OrderRequest) -> LimitTerms:
         raise InvalidOrder("limitPrice", f"at most {MAX_LIMIT_PRICE}")
     if len(price.normalize().as_tuple().digits) > 28:
         raise InvalidOrder("limitPrice", "at most 28 significant digits")
+    return LimitTerms(plain(price), _expiry(request))
+
+
+def _expiry(request: OrderRequest) -> datetime:
+    """A waiting order's expiry: in the future, at most MAX_EXPIRY ahead; DEFAULT_EXPIRY from now if unset."""
     now = datetime.now(UTC)
     expires_at = request.expires_at if request.expires_at is not None else now + DEFAULT_EXPIRY
     if expires_at.tzinfo is None:
@@ -129,7 +237,7 @@ def _limit_terms(request: OrderRequest) -> LimitTerms:
         raise InvalidOrder("expiresAt", "must be in the future")
     if expires_at > now + MAX_EXPIRY:
         raise InvalidOrder("expiresAt", f"at most {MAX_EXPIRY.days} days ahead")
-    return LimitTerms(plain(price), expires_at)
+    return expires_at
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -137,7 +245,7 @@ def request_hash(request: OrderRequest) -> str:
     # The standard json module: unknown fields may carry integers beyond 64 bits, which orjson refuses.
     body = request.model_dump(mode="json", by_alias=True)
     # A market order hashes as it did before limit orders existed: a key replayed across the upgrade matches.
-    for name in ("limitPrice", "expiresAt"):
+    for name in ("limitPrice", "expiresAt", "maxPrice"):
         if body.get(name) is None:
             body.pop(name, None)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
@@ -208,6 +316,9 @@ class OrderService:
         The writer publishes it right after the commit. A replayed Idempotency-Key with the same body
         gets the first order back (``created`` False); with a different body, IdempotencyConflict.
         """
+        await self._learn(request.token_in, request.token_out)
+        if request.type == "sniper":
+            return await self._submit_sniper(request, client=client, idempotency_key=idempotency_key)
         order = validate(request, self.settings.default_slippage_bps)
         order_id = uuid.uuid4()
         ignored = request.ignored_fields()
@@ -226,6 +337,44 @@ class OrderService:
             created = await self._store_limit(new, order.limit)
         else:
             created = await self.writer.write(new)
+        if not created:
+            return await self._replayed(client, idempotency_key, body_hash, ignored)
+        self.metrics.orders_accepted.inc()
+        if ignored:
+            self.metrics.ignored_fields.inc(len(ignored))
+        return Submitted(order_id, ignored, created=True)
+
+    async def _learn(self, *names: str) -> None:
+        """Read from Postgres the tokens this process does not know yet (launched since it last heard)."""
+        missing = [name for name in names if find_token(name) is None]
+        if missing:
+            async with self.db.connection() as conn:
+                for name in missing:
+                    await resolve(conn, name)
+
+    async def _submit_sniper(
+        self, request: OrderRequest, *, client: str, idempotency_key: str | None
+    ) -> Submitted:
+        """Store a sniper order `open` with its `pending` and `open` events; the worker fires it when its
+        pool opens."""
+        order = validate_sniper(request, self.settings.default_slippage_bps)
+        order_id = uuid.uuid4()
+        ignored = request.ignored_fields()
+        body_hash = request_hash(request) if idempotency_key else None
+        new = NewSniper(
+            order_id=order_id,
+            client=client,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
+            token_in=order.token_in.symbol,
+            token_out=order.token_out,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            max_price=order.max_price,
+            expires_at=order.expires_at,
+        )
+        async with self.db.connection() as conn:
+            created = await insert_sniper_order(conn, new)
         if not created:
             return await self._replayed(client, idempotency_key, body_hash, ignored)
         self.metrics.orders_accepted.inc()
@@ -269,6 +418,7 @@ class OrderService:
 
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
+        await self._learn(request.token_in, request.token_out)
         order = validate(request, self.settings.default_slippage_bps)
         async with self.db.connection() as conn:
             state = await read_pools(conn, order.side.pair, self.parsed)
