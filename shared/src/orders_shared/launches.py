@@ -140,9 +140,10 @@ def plan(
     exponent = liquidity.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > quote_token.decimals:
         raise InvalidOrder("liquidity", f"{quote_token.symbol} has {quote_token.decimals} decimals; got more")
-    opens_at = now if at is None or at <= now else at
-    if opens_at.tzinfo is None:
+    if at is not None and at.tzinfo is None:
         raise InvalidOrder("at", "must carry a time zone (RFC 3339)")
+    # Whole seconds: the pools' opening is a unix second, as the market's clock is.
+    opens_at = (now if at is None or at <= now else at).replace(microsecond=0)
     if opens_at > now + MAX_AHEAD:
         raise InvalidOrder("at", f"at most {MAX_AHEAD.days} days ahead")
     if mint is None:
