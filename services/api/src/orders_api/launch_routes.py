@@ -134,8 +134,19 @@ async def follow_launches(channel: AbstractChannel, market: AbstractExchange, me
     await queue.consume(on_launch, no_ack=True)
 
 
-_PROBLEM = {"description": "A problem (RFC 9457)", "content": {"application/problem+json": {}}}
-router = APIRouter(tags=["launches"], dependencies=API_KEYS)
+_PROBLEM: dict[str, Any] = {
+    "description": "A problem (RFC 9457)",
+    "content": {"application/problem+json": {"schema": {"type": "object"}}},
+}
+# Every route answers these: a body that is not JSON, no key, a spent budget, Postgres away.
+_GUARDED: dict[int | str, dict[str, Any]] = {
+    400: _PROBLEM,
+    401: _PROBLEM,
+    422: _PROBLEM,
+    429: _PROBLEM,
+    503: _PROBLEM,
+}
+router = APIRouter(tags=["launches"], dependencies=API_KEYS, responses=_GUARDED)
 
 
 def _launches(request: Request) -> Launches:
@@ -148,7 +159,7 @@ def _launches(request: Request) -> Launches:
     "/api/admin/launches",
     status_code=201,
     response_model=LaunchView,
-    responses={401: _PROBLEM, 403: _PROBLEM, 409: _PROBLEM, 422: _PROBLEM},
+    responses={403: _PROBLEM, 409: _PROBLEM},
     summary="Launch a token (admin keys only)",
 )
 async def create_launch(body: LaunchRequest, request: Request, response: Response) -> LaunchView:
@@ -165,7 +176,6 @@ async def create_launch(body: LaunchRequest, request: Request, response: Respons
 @router.get(
     "/api/market/launches",
     response_model=LaunchList,
-    responses={401: _PROBLEM},
     summary="Token launches, scheduled and open",
 )
 async def list_launches(request: Request, response: Response) -> LaunchList:
