@@ -166,3 +166,12 @@ def test_max_price_is_for_sniper_orders_only() -> None:
     with pytest.raises(InvalidOrder) as refused:
         validate(request, 50)
     assert refused.value.field == "maxPrice"
+
+
+def test_a_limit_order_on_a_launched_pair_is_refused_as_the_trigger_does_not_watch_it() -> None:
+    learn(_plan("UNITG", now=datetime.now(UTC)))  # open now
+    body = {"tokenIn": "SOL", "tokenOut": "UNITG", "amountIn": "1"}
+    assert validate(OrderRequest.model_validate(body), 50).side.pair == "UNITG/SOL"  # a market order trades
+    with pytest.raises(InvalidOrder) as refused:
+        validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
+    assert refused.value.field == "tokenOut"

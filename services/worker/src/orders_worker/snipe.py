@@ -32,7 +32,7 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.decision import decide
 from orders_shared.errors import NoRoute
-from orders_shared.launches import Launch, due, launch, learn
+from orders_shared.launches import Launch, due, launch, learn, refresh
 from orders_shared.logging import get_logger
 from orders_shared.repository import Sniper, due_snipes, expire_snipers, open_snipers, read_pools
 from orders_shared.status import Status
@@ -52,6 +52,8 @@ log = get_logger()
 LAUNCH_PASS_S = 0.5
 # Snipers fired per launch and turn; more land in the next turn.
 BATCH = 500
+# How often a worker reads every launch from Postgres (it learns of one sooner when it meets it).
+REFRESH_S = 5.0
 
 
 @dataclass(slots=True)
@@ -74,6 +76,7 @@ class Launchpad:
     market: AbstractExchange
     doorbell: Doorbell
     _written: set[str] = field(default_factory=set)
+    _refresh_at: float = 0.0
 
     async def run(self) -> None:
         """A pass every LAUNCH_PASS_S; a failed pass is counted and logged, and the next one goes on."""
@@ -87,9 +90,13 @@ class Launchpad:
             await asyncio.sleep(max(0.0, LAUNCH_PASS_S - (time.monotonic() - started)))
 
     async def pass_once(self) -> None:
-        """Write the due scheduled launches, expire due snipers, fire the snipers of opened launches."""
+        """Write the due scheduled launches, expire due snipers, fire the snipers of opened launches; now
+        and then, learn every launch (so `orders_venues.listed_pairs()` is complete in this process)."""
         await self.schedule(datetime.now(UTC))
         async with self.res.db.connection() as conn:
+            if time.monotonic() >= self._refresh_at:
+                await refresh(conn)
+                self._refresh_at = time.monotonic() + REFRESH_S
             expired = await expire_snipers(conn, limit=BATCH)
             opened = await due_snipes(conn)
         for event in expired:
