@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from orders_api.schemas import OrderRequest
-from orders_api.service import validate, validate_sniper
+from orders_api.validation import validate, validate_sniper
 from orders_shared.errors import InvalidOrder
 from orders_shared.launches import Launch, due, learn, plan, scheduled
 from orders_shared.pools import dump, load
