@@ -3,6 +3,7 @@ schedule (the same on every worker), the checks of a launch and of a sniper orde
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from orders_venues import Market, derived_mint, find_token, is_mint, launch_pool
 from orders_venues.exchange import quote_fns
 from orders_venues.route_search import best_route
 from orders_venues.tokens import TOKENS, Token, b58decode, b58encode
+from orders_worker.snipe import LAUNCH_PASS_S, _until_next_pass
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -175,3 +177,12 @@ def test_a_limit_order_on_a_launched_pair_is_refused_as_the_trigger_does_not_wat
     with pytest.raises(InvalidOrder) as refused:
         validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
     assert refused.value.field == "tokenOut"
+
+
+def test_a_worker_s_next_launch_pass_comes_as_a_known_pool_opens() -> None:
+    started = time.monotonic()
+    assert 0 < _until_next_pass(started) <= LAUNCH_PASS_S
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    learn(_plan("UNITH", at=soon, now=datetime.now(UTC)))
+    wait = _until_next_pass(started)
+    assert wait <= max(0.0, soon.timestamp() - time.time()) + 0.01

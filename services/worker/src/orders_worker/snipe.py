@@ -1,6 +1,6 @@
 """Launches in the worker: the seeded launch schedule, and the sniper orders that fire when a pool opens.
 
-Every pass (LAUNCH_PASS_S), each worker:
+Every pass (LAUNCH_PASS_S, and right as a pool it knows of opens), each worker:
 
 - writes the schedule's launches that are due (MARKET_LAUNCHES_PER_HOUR; the same ones on every worker,
   inserted idempotently: the worker whose insert wrote one announces it);
@@ -37,7 +37,7 @@ from orders_shared.logging import get_logger
 from orders_shared.repository import Sniper, due_snipes, expire_snipers, open_snipers, read_pools
 from orders_shared.status import Status
 from orders_shared.topology import LAUNCH_KEY
-from orders_venues import CannotFill, PairPools, Side
+from orders_venues import CannotFill, PairPools, Side, listed_pairs, listing
 from orders_venues.exchange import execute
 from orders_venues.tokens import plain
 from orders_worker import chain, repository
@@ -52,6 +52,8 @@ log = get_logger()
 LAUNCH_PASS_S = 0.5
 # Snipers fired per launch and turn; more land in the next turn.
 BATCH = 500
+# A pass aimed at a pool's opening starts this long after it, so the database's clock has passed it too.
+OPENING_MARGIN_S = 0.005
 # How often a worker reads every launch from Postgres (it learns of one sooner when it meets it).
 REFRESH_S = 5.0
 
@@ -87,7 +89,7 @@ class Launchpad:
             except Exception:
                 self.res.metrics.internal_errors.labels(where="launchpad").inc()
                 log.warning("launch_pass_failed", exc_info=True)
-            await asyncio.sleep(max(0.0, LAUNCH_PASS_S - (time.monotonic() - started)))
+            await asyncio.sleep(_until_next_pass(started))
 
     async def pass_once(self) -> None:
         """Write the due scheduled launches, expire due snipers, fire the snipers of opened launches; now
@@ -155,6 +157,18 @@ class Launchpad:
             # Committed already: the notifier fills the gap from Postgres.
             self.res.metrics.publish_failures.labels(kind="event").inc()
             log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+
+
+def _until_next_pass(started: float) -> float:
+    """Seconds to the next pass: LAUNCH_PASS_S after the last one began, or sooner if a pool this process
+    knows of opens before then, so its snipers' turn comes right as it opens."""
+    wait = LAUNCH_PASS_S - (time.monotonic() - started)
+    now = time.time()
+    for pair in listed_pairs():
+        known = listing(pair)
+        if known is not None and now < known.opens_at:
+            wait = min(wait, known.opens_at - now + OPENING_MARGIN_S)
+    return max(0.0, wait)
 
 
 def _run(opened: Launch, snipers: list[Sniper], opening: PairPools, now: int) -> _Turn:
