@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -66,7 +67,7 @@ class _Turn:
     steps: list[tuple[Sniper, list[tuple[Status, dict[str, Any]]], dict[str, Any]]] = field(
         default_factory=list
     )
-    confirmations: dict[Any, Confirmation] = field(default_factory=dict)
+    confirmations: dict[uuid.UUID, Confirmation] = field(default_factory=dict)
     swapped: bool = False
 
 
