@@ -22,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 PYTEST_ARGS ?=
 
-.PHONY: help install lint fmt test test-fast soak api-key migrate run-api run-worker run-notifier dev dev-down clean
+.PHONY: help install lint fmt test test-fast soak api-key launch migrate run-api run-worker run-notifier dev dev-down clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -64,8 +64,12 @@ test-fast: install ## Unit and focused tests, under a minute: the inner loop
 soak: install ## 10,000 orders through faults, then an exact reconciliation (minutes; not in make test)
 	$(BIN)/python -m soak $(SOAK_ARGS)
 
-api-key: install ## Create an API key: make api-key NAME=desk-a (also: make api-key CMD=list, CMD="revoke ID")
-	$(BIN)/orders-api-key $(if $(CMD),$(CMD),create "$(NAME)")
+api-key: install ## Create an API key: make api-key NAME=desk-a [ADMIN=1] (also: CMD=list, CMD="revoke ID")
+	$(BIN)/orders-api-key $(if $(CMD),$(CMD),create "$(NAME)" $(if $(ADMIN),--admin))
+
+launch: install ## Launch a token: make launch SYMBOL=PUMP [PRICE=0.0001 LIQUIDITY=500 DECIMALS=6 QUOTE=SOL IN=30s]
+	$(BIN)/orders-admin launch "$(SYMBOL)" --decimals $(or $(DECIMALS),6) --quote $(or $(QUOTE),SOL) \
+	  --price $(or $(PRICE),0.0001) --liquidity $(or $(LIQUIDITY),500) $(if $(IN),--in $(IN)) $(if $(AT),--at $(AT))
 
 # At a person's terminal a missing Postgres or RabbitMQ is said at once; in a cluster the services wait
 # STARTUP_TIMEOUT_S (60 s) for them.

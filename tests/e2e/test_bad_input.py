@@ -47,7 +47,7 @@ CASES: list[tuple[str, dict[str, Any], str, int]] = [
     ("same token by mint", {**GOOD, "tokenIn": SOL.mint, "tokenOut": "sol"}, "tokenOut", 422),
     ("unknown tokenIn", {**GOOD, "tokenIn": "DOGE"}, "tokenIn", 422),
     ("unknown tokenOut", {**GOOD, "tokenOut": "So1111"}, "tokenOut", 422),
-    ("sniper order", {**GOOD, "type": "sniper"}, "type", 422),
+    ("sniper order for a pair that trades", {**GOOD, "type": "sniper"}, "tokenOut", 422),
     ("limit order without limitPrice", {**GOOD, "type": "limit"}, "limitPrice", 422),
     ("limitPrice zero", {**GOOD, "type": "limit", "limitPrice": "0"}, "limitPrice", 422),
     ("limitPrice negative", {**GOOD, "type": "limit", "limitPrice": "-150"}, "limitPrice", 422),

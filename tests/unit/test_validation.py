@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from orders_api.schemas import OrderRequest
-from orders_api.service import validate
+from orders_api.validation import validate
 from orders_shared.errors import InvalidOrder
 from orders_venues.tokens import SOL, USDC, find_token
 

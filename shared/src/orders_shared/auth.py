@@ -48,11 +48,16 @@ def split_key(key: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def create_key(conn: Conn, name: str, client: str | None = None) -> tuple[str, str, str]:
-    """Store a new key for ``client`` (a new client id when None); returns (key id, client, the key)."""
+async def create_key(
+    conn: Conn, name: str, client: str | None = None, *, admin: bool = False
+) -> tuple[str, str, str]:
+    """Store a new key for ``client`` (a new client id when None); returns (key id, client, the key).
+
+    An ``admin`` key is an operator's: it may also launch tokens.
+    """
     key_id, key, digest = new_key()
     owner = client or f"client-{secrets.token_hex(8)}"
-    await repository.insert_key(conn, key_id, digest, owner, name)
+    await repository.insert_key(conn, key_id, digest, owner, name, admin=admin)
     return key_id, owner, key
 
 
@@ -89,6 +94,22 @@ class KeyVerifier:
                     await repository.touch_key(conn, key_id)
         self._answers[key] = client
         return client
+
+    async def is_admin(self, key: str | None) -> bool:
+        """Whether ``key`` is a valid, unrevoked admin key; asked of Postgres every time (operators' calls
+        are rare, and a revoked admin key must stop at once)."""
+        parts = split_key(key) if key else None
+        if parts is None:
+            return False
+        key_id, secret = parts
+        async with self.db.connection() as conn:
+            found = await repository.find_key(conn, key_id)
+        return (
+            found is not None
+            and found.admin
+            and not found.revoked
+            and hmac.compare_digest(found.secret_sha256, _digest(secret))
+        )
 
 
 @dataclass(frozen=True, slots=True)

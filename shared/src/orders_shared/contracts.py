@@ -125,4 +125,18 @@ class OrderEvent(Contract):
         return cls.model_validate({**detail, "orderId": order_id, "seq": seq, "status": status, "at": at})
 
 
-__all__ = ["Contract", "ExecuteOrder", "OrderEvent", "RouteLeg", "VenueQuote"]
+class TokenLaunched(Contract):
+    """A token was launched: its pair's pools open at ``opens_at``. Sent on `market.events`, key
+    `market.launch`, after the launch committed; Postgres (`tokens`, `pools`) holds the record."""
+
+    v: Literal[1] = 1
+    symbol: str
+    mint: str
+    decimals: int = Field(ge=0, le=18)
+    quote: str
+    price: Decimal = Field(gt=0)
+    liquidity: Decimal = Field(gt=0)
+    opens_at: datetime
+
+
+__all__ = ["Contract", "ExecuteOrder", "OrderEvent", "RouteLeg", "TokenLaunched", "VenueQuote"]

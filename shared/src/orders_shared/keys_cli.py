@@ -13,9 +13,10 @@ from orders_shared.settings import CommonSettings
 
 
 async def _create(conn: Conn, args: argparse.Namespace) -> int:
-    key_id, client, key = await create_key(conn, args.name, args.client)
+    key_id, client, key = await create_key(conn, args.name, args.client, admin=args.admin)
+    kind = "admin (may launch tokens)" if args.admin else "client"
     sys.stdout.write(
-        f"key id: {key_id}\nclient: {client}\nkey:    {key}\n"
+        f"key id: {key_id}\nclient: {client}\nkind:   {kind}\nkey:    {key}\n"
         "This is the only time the key is shown: it is stored as a hash.\n"
     )
     return 0
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     create = commands.add_parser("create", help="create a key and print it once")
     create.add_argument("name", help="what the key is for, e.g. 'desk-a trading bot'")
     create.add_argument("--client", help="add the key to an existing client (default: a new client)")
+    create.add_argument(
+        "--admin", action="store_true", help="an operator's key: it may also launch tokens (orders-admin)"
+    )
     commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")

@@ -61,6 +61,14 @@ class OrderRow(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_orders_open_expires", "expires_at", postgresql_where=sa.text("status = 'open'")),
+        # The snipers waiting for a token, in the order they land: submission order.
+        sa.Index(
+            "ix_orders_open_snipers",
+            "token_out",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("status = 'open' AND type = 'sniper'"),
+        ),
     )
 
     id: uuid.UUID = Field(primary_key=True)
@@ -89,6 +97,8 @@ class OrderRow(SQLModel, table=True):
     # A limit order's worst average price (tokenOut per tokenIn) and when it stops waiting; NULL for market.
     limit_price: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric, nullable=True))
     expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True, default_now=False))
+    # A sniper order's worst average price paid (tokenIn per tokenOut); NULL when it set none.
+    max_price: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric, nullable=True))
 
 
 class OrderEventRow(SQLModel, table=True):
@@ -133,6 +143,10 @@ class ApiKeyRow(SQLModel, table=True):
     revoked: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )
+    # An operator's key: it may also launch tokens (POST /api/admin/launches).
+    admin: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
 
 
 class PoolRow(SQLModel, table=True):
@@ -146,6 +160,24 @@ class PoolRow(SQLModel, table=True):
     origin: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     # Bumped by every write: a reader that holds this version's pools parsed need not parse them again.
     version: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0"))
+    # A launched pair's opening (unix s): nothing trades it before. NULL for the seeded pairs.
+    opens_at: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+
+
+class TokenRow(SQLModel, table=True):
+    """A row of `tokens`: a launched token, its pair's quote token and the terms its pool opened with."""
+
+    __tablename__ = "tokens"
+
+    symbol: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    mint: str = Field(sa_column=sa.Column(sa.Text, nullable=False, unique=True))
+    decimals: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    quote: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    # Quote per token at the opening (the reference the market's walk starts from), and the quote deposited.
+    price: Decimal = Field(sa_column=sa.Column(sa.Numeric, nullable=False))
+    liquidity: Decimal = Field(sa_column=sa.Column(sa.Numeric, nullable=False))
+    opens_at: datetime = Field(sa_column=_ts(default_now=False))
+    created_at: datetime = Field(sa_column=_ts())
 
 
 metadata = SQLModel.metadata
@@ -155,3 +187,4 @@ events_table: sa.Table = metadata.tables["order_events"]
 executions_table: sa.Table = metadata.tables["executions"]
 api_keys_table: sa.Table = metadata.tables["api_keys"]
 pools_table: sa.Table = metadata.tables["pools"]
+tokens_table: sa.Table = metadata.tables["tokens"]

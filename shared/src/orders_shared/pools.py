@@ -9,18 +9,33 @@ one pair across workers, as a block does on chain. The statements are in `orders
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from orders_venues import CpmmPool, CreatorFeeOn, DlmmParameters, DlmmPool, DlmmVParameters, PairPools
-from orders_venues.tokens import TOKENS
+from orders_venues import (
+    CpmmPool,
+    CreatorFeeOn,
+    DlmmParameters,
+    DlmmPool,
+    DlmmVParameters,
+    Listing,
+    PairPools,
+    list_pair,
+    listing,
+    register,
+)
+from orders_venues.tokens import TOKENS, Token, find_token
 
 
-def dump(pools: PairPools) -> dict[str, Any]:
-    """A pair's pools as JSON (integers stay exact: jsonb numbers are arbitrary precision)."""
+def dump(pools: PairPools, launched: Listing | None = None) -> dict[str, Any]:
+    """A pair's pools as JSON (integers stay exact: jsonb numbers are arbitrary precision).
+
+    A launched pair's state carries its token (``launched``, else the listing this process knows).
+    """
     raydium = asdict(pools.raydium)
     raydium["creator_fee_on"] = pools.raydium.creator_fee_on.name
     meteora = pools.meteora
-    return {
+    state: dict[str, Any] = {
         "base": pools.base.symbol,
         "quote": pools.quote.symbol,
         "raydium": raydium,
@@ -32,6 +47,28 @@ def dump(pools: PairPools) -> dict[str, Any]:
             "bins": [[bin_id, x, y] for bin_id, (x, y) in sorted(meteora.bins.items())],
         },
     }
+    if pools.base.symbol not in TOKENS:
+        # A launched pair carries its token, so whoever reads the row can trade it and price it.
+        launched = launched or listing(pools.name)
+        if launched is None:
+            raise LookupError(f"{pools.name} is neither seeded nor a known launch")
+        state["launch"] = {
+            "mint": launched.base.mint,
+            "decimals": launched.base.decimals,
+            "usdPrice": str(launched.usd_price),
+            "opensAt": launched.opens_at,
+        }
+    return state
+
+
+def _launched(state: dict[str, Any], quote: Token) -> Token:
+    """The launched base token of a pair's state, made known to this process on the way."""
+    launch = state["launch"]
+    base = find_token(state["base"]) or Token(state["base"], launch["mint"], launch["decimals"])
+    if base.symbol not in TOKENS:
+        register(base)
+    list_pair(Listing(base, quote, launch["opensAt"], Decimal(launch["usdPrice"])))
+    return base
 
 
 def load(state: dict[str, Any]) -> PairPools:
@@ -39,9 +76,10 @@ def load(state: dict[str, Any]) -> PairPools:
     raydium = dict(state["raydium"])
     raydium["creator_fee_on"] = CreatorFeeOn[raydium["creator_fee_on"]]
     meteora = state["meteora"]
+    quote = TOKENS[state["quote"]]
     return PairPools(
-        base=TOKENS[state["base"]],
-        quote=TOKENS[state["quote"]],
+        base=_launched(state, quote) if "launch" in state else TOKENS[state["base"]],
+        quote=quote,
         raydium=CpmmPool(**raydium),
         meteora=DlmmPool(
             bin_step=meteora["bin_step"],

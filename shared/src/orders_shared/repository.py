@@ -23,7 +23,7 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import PairState, ParsedPools, dump, load
 from orders_shared.status import Status, ensure_legal
-from orders_venues import default_pools
+from orders_venues import Listing, PairPools, default_pools
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,13 @@ class OrderRow:
     enqueued_at: datetime | None
     limit_price: Decimal | None
     expires_at: datetime | None
+    max_price: Decimal | None
 
 
 ORDER_COLUMNS = (
     "id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps, status, "
     "attempt, last_seq, route, tx_hash, amount_out, executed_price, failure_code, failure_reason, "
-    "created_at, updated_at, enqueued_at, limit_price, expires_at"
+    "created_at, updated_at, enqueued_at, limit_price, expires_at, max_price"
 )
 
 # One statement with and without the owner: a NULL client matches any order.
@@ -210,6 +211,7 @@ class KeyRecord:
     secret_sha256: str
     client: str
     revoked: bool
+    admin: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +226,11 @@ class KeyListing:
     revoked: bool
 
 
-_FIND_KEY = "SELECT secret_sha256, client, revoked FROM api_keys WHERE key_id = %(key_id)s"
+_FIND_KEY = "SELECT secret_sha256, client, revoked, admin FROM api_keys WHERE key_id = %(key_id)s"
 _TOUCH_KEY = "UPDATE api_keys SET last_used_at = now() WHERE key_id = %(key_id)s"
 _INSERT_KEY = """
-INSERT INTO api_keys (key_id, secret_sha256, client, name)
-VALUES (%(key_id)s, %(digest)s, %(client)s, %(name)s)
+INSERT INTO api_keys (key_id, secret_sha256, client, name, admin)
+VALUES (%(key_id)s, %(digest)s, %(client)s, %(name)s, %(admin)s)
 """
 _REVOKE_KEY = "UPDATE api_keys SET revoked = true WHERE key_id = %(key_id)s"
 _LIST_KEYS = """
@@ -248,9 +250,12 @@ async def touch_key(conn: Conn, key_id: str) -> None:
     await conn.execute(_TOUCH_KEY, {"key_id": key_id}, prepare=True)
 
 
-async def insert_key(conn: Conn, key_id: str, digest: str, client: str, name: str) -> None:
-    """Store a new key by its id and the digest of its secret."""
-    await conn.execute(_INSERT_KEY, {"key_id": key_id, "digest": digest, "client": client, "name": name})
+async def insert_key(
+    conn: Conn, key_id: str, digest: str, client: str, name: str, *, admin: bool = False
+) -> None:
+    """Store a new key by its id and the digest of its secret; ``admin`` keys may also launch tokens."""
+    params = {"key_id": key_id, "digest": digest, "client": client, "name": name, "admin": admin}
+    await conn.execute(_INSERT_KEY, params)
 
 
 async def revoke_key(conn: Conn, key_id: str) -> bool:
@@ -264,3 +269,211 @@ async def list_keys(conn: Conn) -> list[KeyListing]:
     async with conn.cursor(row_factory=class_row(KeyListing)) as cur:
         await cur.execute(_LIST_KEYS)
         return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A launched token as `tokens` holds it."""
+
+    symbol: str
+    mint: str
+    decimals: int
+    quote: str
+    price: Decimal
+    liquidity: Decimal
+    opens_at: datetime
+
+
+_TOKEN_COLUMNS = "symbol, mint, decimals, quote, price, liquidity, opens_at"
+
+# A launch is its token and its pools, written together; nothing when the symbol or the mint exists.
+_INSERT_LAUNCH = """
+WITH token AS (
+    INSERT INTO tokens (symbol, mint, decimals, quote, price, liquidity, opens_at)
+    VALUES (%(symbol)s, %(mint)s, %(decimals)s, %(quote)s, %(price)s, %(liquidity)s, %(opens_at)s)
+    ON CONFLICT DO NOTHING
+    RETURNING symbol
+), pool AS (
+    INSERT INTO pools (pair, state, synced_at, origin, opens_at)
+    SELECT %(pair)s, %(state)s, %(opens_unix)s, %(opens_unix)s, %(opens_unix)s FROM token
+    ON CONFLICT (pair) DO NOTHING
+)
+SELECT symbol FROM token
+"""
+_LAUNCHES = f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY opens_at, symbol"
+_FIND_LAUNCH = f"""
+SELECT {_TOKEN_COLUMNS} FROM tokens WHERE symbol = upper(%(key)s) OR mint = %(key)s
+"""
+
+
+async def insert_launch(conn: Conn, token: TokenRecord, listing: Listing, pools: PairPools) -> bool:
+    """Store a launched token and its pools; False (nothing written) if its symbol or mint exists."""
+    params = {
+        "symbol": token.symbol,
+        "mint": token.mint,
+        "decimals": token.decimals,
+        "quote": token.quote,
+        "price": token.price,
+        "liquidity": token.liquidity,
+        "opens_at": token.opens_at,
+        "pair": listing.pair,
+        "state": Jsonb(dump(pools, listing)),
+        "opens_unix": int(token.opens_at.timestamp()),
+    }
+    cur = await conn.execute(_INSERT_LAUNCH, params)
+    return await cur.fetchone() is not None
+
+
+async def list_launches(conn: Conn) -> list[TokenRecord]:
+    """Every launched token, by opening."""
+    async with conn.cursor(row_factory=class_row(TokenRecord)) as cur:
+        await cur.execute(_LAUNCHES)
+        return await cur.fetchall()
+
+
+async def find_launch(conn: Conn, symbol_or_mint: str) -> TokenRecord | None:
+    """The launched token of that symbol (any case) or mint, if any."""
+    async with conn.cursor(row_factory=class_row(TokenRecord)) as cur:
+        await cur.execute(_FIND_LAUNCH, {"key": symbol_or_mint}, prepare=True)
+        return await cur.fetchone()
+
+
+# A sniper order is stored `pending` and moves to `open` in the same statement, as a limit order; it is
+# stamped enqueued (the outbox never publishes it): the worker fires it when its token's pool opens.
+_INSERT_SNIPER = """
+WITH created AS (
+    INSERT INTO orders (
+        id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
+        status, attempt, last_seq, max_price, expires_at, created_at, updated_at, enqueued_at
+    )
+    VALUES (
+        %(id)s, %(client)s, %(key)s, %(hash)s, 'sniper', %(token_in)s, %(token_out)s, %(amount_in)s,
+        %(slippage_bps)s, 'open', 0, 2, %(max_price)s, %(expires_at)s, clock_timestamp(), clock_timestamp(),
+        clock_timestamp()
+    )
+    ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
+    RETURNING id, created_at
+), events AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT created.id, s.seq, s.status, '{}'::jsonb, created.created_at
+    FROM created, (VALUES (1, 'pending'), (2, 'open')) AS s(seq, status)
+)
+SELECT id FROM created
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NewSniper:
+    """A sniper order to store: who, what, and what it accepts at the launch."""
+
+    order_id: uuid.UUID
+    client: str
+    idempotency_key: str | None
+    request_hash: str | None
+    token_in: str
+    token_out: str
+    amount_in: Decimal
+    slippage_bps: int
+    max_price: Decimal | None
+    expires_at: datetime
+
+
+async def insert_sniper_order(conn: Conn, order: NewSniper) -> bool:
+    """Insert the sniper order with its `pending` and `open` events; False if its Idempotency-Key was
+    taken (nothing written)."""
+    params = {
+        "id": order.order_id,
+        "client": order.client,
+        "key": order.idempotency_key,
+        "hash": order.request_hash,
+        "token_in": order.token_in,
+        "token_out": order.token_out,
+        "amount_in": order.amount_in,
+        "slippage_bps": order.slippage_bps,
+        "max_price": order.max_price,
+        "expires_at": order.expires_at,
+    }
+    cur = await conn.execute(_INSERT_SNIPER, params, prepare=True)
+    return await cur.fetchone() is not None
+
+
+# The launched tokens whose pools have opened and that open snipers wait for (by symbol or by mint).
+_DUE_SNIPES = f"""
+SELECT {_TOKEN_COLUMNS} FROM tokens t
+WHERE t.opens_at <= now() AND EXISTS (
+    SELECT FROM orders o
+    WHERE o.status = 'open' AND o.type = 'sniper' AND o.token_out IN (t.symbol, t.mint)
+)
+ORDER BY t.opens_at
+"""
+
+
+async def due_snipes(conn: Conn) -> list[TokenRecord]:
+    """Opened launches with open snipers waiting for them."""
+    async with conn.cursor(row_factory=class_row(TokenRecord)) as cur:
+        await cur.execute(_DUE_SNIPES, prepare=True)
+        return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class Sniper:
+    """An open sniper order as its launch fires it."""
+
+    id: uuid.UUID
+    token_in: str
+    amount_in: Decimal
+    slippage_bps: int
+    max_price: Decimal | None
+    last_seq: int
+    created_at: datetime
+
+
+# In submission order, locked until the launch's turn commits; an expired one is left to the expiry.
+_OPEN_SNIPERS = """
+SELECT id, token_in, amount_in, slippage_bps, max_price, last_seq, created_at FROM orders
+WHERE status = 'open' AND type = 'sniper' AND token_out = ANY(%(keys)s::text[])
+  AND (expires_at IS NULL OR expires_at > now())
+ORDER BY created_at, id
+LIMIT %(limit)s
+FOR UPDATE
+"""
+
+
+async def open_snipers(conn: Conn, keys: Sequence[str], *, limit: int) -> list[Sniper]:
+    """The open snipers for the token named by any of ``keys`` (its symbol, its mint), oldest first,
+    locked until the transaction ends."""
+    async with conn.cursor(row_factory=class_row(Sniper)) as cur:
+        await cur.execute(_OPEN_SNIPERS, {"keys": list(keys), "limit": limit}, prepare=True)
+        return await cur.fetchall()
+
+
+# Open snipers past their expiry, moved to `expired` with their events in one statement; those a cancel or
+# a launch holds are skipped, and the UPDATE checks the status again.
+_EXPIRE_SNIPERS = """
+WITH due AS (
+    SELECT id FROM orders
+    WHERE status = 'open' AND type = 'sniper' AND expires_at <= now()
+    ORDER BY expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE orders o
+    SET status = 'expired', last_seq = o.last_seq + 1, updated_at = clock_timestamp()
+    FROM due
+    WHERE o.id = due.id AND o.status = 'open'
+    RETURNING o.id, o.last_seq, o.updated_at, o.attempt
+), appended AS (
+    INSERT INTO order_events (order_id, seq, status, detail, created_at)
+    SELECT id, last_seq, 'expired', jsonb_build_object('attempt', attempt), updated_at FROM moved
+)
+SELECT id, last_seq, updated_at, attempt FROM moved
+"""
+
+
+async def expire_snipers(conn: Conn, *, limit: int) -> list[OrderEvent]:
+    """Expire up to ``limit`` open sniper orders whose time is up; their `expired` events."""
+    cur = await conn.execute(_EXPIRE_SNIPERS, {"limit": limit}, prepare=True)
+    return [
+        OrderEvent(order_id=order_id, seq=seq, status=Status.EXPIRED, at=at, attempt=attempt)
+        for order_id, seq, at, attempt in await cur.fetchall()
+    ]

@@ -5,6 +5,7 @@ exchange `orders` (direct)
   ├─ rk `retry.N`  → queue `orders.retry.N`          (TTL base·2^(N-1), dead-letters back to `execute`)
   └─ rk `dead`     → quorum queue `orders.dead`      (what no attempt could finish)
 exchange `order.events` (topic), rk `order.<status>` → one exclusive queue per notifier replica
+exchange `market.events` (topic), rk `market.launch` → one exclusive queue per api replica (TokenLaunched)
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 ORDERS_EXCHANGE: Final = "orders"
 EVENTS_EXCHANGE: Final = "order.events"
+MARKET_EXCHANGE: Final = "market.events"
+LAUNCH_KEY: Final = "market.launch"
 EXECUTE_QUEUE: Final = "orders.execute"
 DEAD_QUEUE: Final = "orders.dead"
 EXECUTE_KEY: Final = "execute"
@@ -46,6 +49,7 @@ class Topology:
     orders: AbstractExchange
     events: AbstractExchange
     execute: AbstractQueue
+    market: AbstractExchange
 
 
 async def declare(
@@ -54,6 +58,7 @@ async def declare(
     """Declare everything (a no-op when it exists with the same arguments)."""
     orders = await channel.declare_exchange(ORDERS_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
     events = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    market = await channel.declare_exchange(MARKET_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     execute = await channel.declare_queue(
         EXECUTE_QUEUE,
         durable=True,
@@ -78,4 +83,4 @@ async def declare(
             },
         )
         await delay.bind(orders, retry_key(n))
-    return Topology(orders=orders, events=events, execute=execute)
+    return Topology(orders=orders, events=events, execute=execute, market=market)

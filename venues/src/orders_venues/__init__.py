@@ -17,7 +17,17 @@ from .errors import (
 from .exchange import VENUES, Side, orient
 from .market import Market
 from .meteora import DlmmParameters, DlmmPool, DlmmSwap, DlmmVParameters, swap_quote
-from .pools import DEFAULT_USD_PRICES, PAIRS, PairPools, default_pools
+from .pools import (
+    DEFAULT_USD_PRICES,
+    PAIRS,
+    Listing,
+    PairPools,
+    default_pools,
+    launch_pools,
+    list_pair,
+    listed_pairs,
+    listing,
+)
 from .q64 import bin_array_bounds, bin_id_to_bin_array_index, get_q_price_from_id
 from .quote import SwapQuote
 from .raydium import (
@@ -32,7 +42,7 @@ from .raydium import (
     swap_exact_out,
 )
 from .route_search import Leg, QuoteFn, Route, best_route, best_single_venue
-from .tokens import TOKENS, Token, find_token, plain
+from .tokens import TOKENS, Token, derived_mint, find_token, is_mint, plain, register
 
 __all__ = [
     "DEFAULT_USD_PRICES",
@@ -54,6 +64,7 @@ __all__ = [
     "InvalidAmount",
     "InvalidPool",
     "Leg",
+    "Listing",
     "Market",
     "PairPools",
     "QuoteFn",
@@ -69,10 +80,17 @@ __all__ = [
     "bin_array_bounds",
     "bin_id_to_bin_array_index",
     "default_pools",
+    "derived_mint",
     "find_token",
     "get_q_price_from_id",
+    "is_mint",
+    "launch_pools",
+    "list_pair",
+    "listed_pairs",
+    "listing",
     "orient",
     "plain",
+    "register",
     "swap_base_input",
     "swap_base_output",
     "swap_exact_in",

@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from .errors import VenueMathError
 from .meteora import DlmmPool, swap_quote
-from .pools import DEFAULT_USD_PRICES, PairPools, bin_id_for_price
+from .pools import DEFAULT_USD_PRICES, PairPools, bin_id_for_price, launch_usd_price
 from .q64 import ONE, get_q_price_from_id
 from .raydium import CpmmPool, swap_exact_in
 
@@ -78,8 +78,13 @@ class Market:
     usd_prices: Mapping[str, Decimal] = field(default_factory=lambda: DEFAULT_USD_PRICES)
 
     def usd_price(self, symbol: str, t: int) -> Decimal:
-        """The token's reference price in USD at second ``t``; equal to its seed price at ``origin``."""
-        start = self.usd_prices[symbol]
+        """The token's reference price in USD at second ``t``; equal to its seed price at ``origin``.
+
+        A launched token starts from its launch price (its pools' origin is their opening).
+        """
+        start = self.usd_prices.get(symbol) or launch_usd_price(symbol)
+        if start is None:
+            raise KeyError(f"no reference price for {symbol}")
         if symbol in _STABLE or self.volatility_bps == 0:
             return start
         drift = brownian(self.seed, symbol, t) - brownian(self.seed, symbol, self.origin)

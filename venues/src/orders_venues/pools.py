@@ -167,3 +167,86 @@ def default_pools(
         pair = PairPools(base=base, quote=quote, raydium=raydium, meteora=meteora)
         pools[pair.name] = pair
     return pools
+
+
+# A launched pair's Raydium CPMM pool: the standard 0.25% tier. Its Meteora pair exists with no liquidity,
+# as right after a launchpad migrates to Raydium: the router finds it unable to fill and routes around it.
+LAUNCH_TRADE_FEE_RATE = 2_500
+LAUNCH_BIN_STEP = 100
+_LAUNCH_DLMM = _preset(10_000, 30, 600, 7_500, 350_000)
+_U64 = 2**64 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A launched pair: its pools open at ``opens_at`` (unix s); ``usd_price`` is the base token's
+    reference price at that moment, which the market's random walk starts from."""
+
+    base: Token
+    quote: Token
+    opens_at: int
+    usd_price: Decimal
+
+    @property
+    def pair(self) -> str:
+        """``BASE/QUOTE``."""
+        return f"{self.base.symbol}/{self.quote.symbol}"
+
+
+# Launched pairs by name; filled by `list_pair` in every process that learns of a launch, never emptied.
+_LISTINGS: dict[str, Listing] = {}
+
+
+def list_pair(listing: Listing) -> None:
+    """Make a launched pair known in this process (idempotent)."""
+    _LISTINGS[listing.pair] = listing
+
+
+def listing(pair: str) -> Listing | None:
+    """The launched pair of that name, if this process knows it."""
+    return _LISTINGS.get(pair)
+
+
+def listed_pairs() -> tuple[str, ...]:
+    """Every pair with pools: the seeded ones, then the launched ones this process knows."""
+    return PAIRS + tuple(sorted(_LISTINGS))
+
+
+def launch_usd_price(symbol: str) -> Decimal | None:
+    """A launched token's reference USD price at its opening, if this process knows it."""
+    for known in _LISTINGS.values():
+        if known.base.symbol == symbol:
+            return known.usd_price
+    return None
+
+
+def launch_pools(base: Token, quote: Token, price: Decimal, liquidity: Decimal, *, now: int) -> PairPools:
+    """A new token's pools: a CPMM pool holding ``liquidity`` of the quote token and the same value of the
+    new token at ``price`` (quote per base), and an empty DLMM pair at that price.
+
+    ValueError when the amounts cannot be pool balances (zero, or beyond a u64).
+    """
+    if price <= 0 or liquidity <= 0:
+        raise ValueError("price and liquidity must be positive")
+    vault_1 = int(_PRICE_CONTEXT.multiply(liquidity, 10**quote.decimals).to_integral_value(ROUND_DOWN))
+    vault_0 = int(
+        _PRICE_CONTEXT.divide(_PRICE_CONTEXT.multiply(liquidity, 10**base.decimals), price).to_integral_value(
+            ROUND_DOWN
+        )
+    )
+    if not (0 < vault_0 <= _U64 and 0 < vault_1 <= _U64):
+        raise ValueError(
+            f"{liquidity} {quote.symbol} at {price} {quote.symbol} per {base.symbol} is not a pool: "
+            "each side must be between one base unit and a u64"
+        )
+    raydium = CpmmPool(vault_0=vault_0, vault_1=vault_1, trade_fee_rate=LAUNCH_TRADE_FEE_RATE)
+    ratio = _PRICE_CONTEXT.divide(_PRICE_CONTEXT.multiply(Decimal(vault_1), ONE), Decimal(vault_0))
+    active_id = bin_id_for_price(int(ratio.to_integral_value(ROUND_DOWN)), LAUNCH_BIN_STEP)
+    meteora = DlmmPool(
+        bin_step=LAUNCH_BIN_STEP,
+        active_id=active_id,
+        parameters=_LAUNCH_DLMM,
+        v_parameters=DlmmVParameters(index_reference=active_id, last_update_timestamp=now),
+        bins={},
+    )
+    return PairPools(base=base, quote=quote, raydium=raydium, meteora=meteora)

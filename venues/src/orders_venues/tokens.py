@@ -1,7 +1,14 @@
-"""The tokens the engine trades, one registry: real mainnet mints and decimals, found by symbol or mint."""
+"""The tokens the engine trades, one registry: real mainnet mints and decimals, found by symbol or mint.
+
+The five seeded tokens are constants. A token launched later (``orders_shared.launches``) is registered
+here by every process that learns of it (from its pools row, the `tokens` table or the `TokenLaunched`
+message): a launched token never changes, so the registry only grows, and every process converges on the
+same one whatever order it learns things in.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,6 +56,64 @@ _BY_KEY: Final[Mapping[str, Token]] = MappingProxyType(
 )
 
 
+# Launched tokens by symbol and by mint; filled by `register`, never emptied.
+_LAUNCHED: dict[str, Token] = {}
+
+
 def find_token(symbol_or_mint: str) -> Token | None:
     """The token named by its symbol (any case; wSOL is SOL) or its mint address, if we trade it."""
-    return _BY_KEY.get(symbol_or_mint) or _BY_KEY.get(symbol_or_mint.upper())
+    return (
+        _BY_KEY.get(symbol_or_mint)
+        or _BY_KEY.get(symbol_or_mint.upper())
+        or _LAUNCHED.get(symbol_or_mint)
+        or _LAUNCHED.get(symbol_or_mint.upper())
+    )
+
+
+def register(token: Token) -> None:
+    """Make a launched token known to `find_token` in this process (idempotent)."""
+    if token.symbol in TOKENS:
+        raise ValueError(f"{token.symbol} is a seeded token")
+    _LAUNCHED[token.symbol] = token
+    _LAUNCHED[token.mint] = token
+
+
+def launched_tokens() -> list[Token]:
+    """The launched tokens this process knows, by symbol."""
+    return sorted({t.symbol: t for t in _LAUNCHED.values()}.values(), key=lambda t: t.symbol)
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BASE58_INDEX = {c: i for i, c in enumerate(_BASE58)}
+
+
+def b58encode(data: bytes) -> str:
+    """Bitcoin-alphabet base58, as Solana writes public keys."""
+    number = int.from_bytes(data, "big")
+    digits = ""
+    while number:
+        number, digit = divmod(number, 58)
+        digits = _BASE58[digit] + digits
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
+
+
+def b58decode(text: str) -> bytes | None:
+    """The bytes of a base58 string; None if it holds a character outside the alphabet."""
+    number = 0
+    for char in text:
+        digit = _BASE58_INDEX.get(char)
+        if digit is None:
+            return None
+        number = number * 58 + digit
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def is_mint(text: str) -> bool:
+    """Whether ``text`` can be a mint address: base58 of exactly 32 bytes (an ed25519 public key)."""
+    return 32 <= len(text) <= 44 and (decoded := b58decode(text)) is not None and len(decoded) == 32
+
+
+def derived_mint(seed: str) -> str:
+    """A mint address derived from ``seed``: the same seed gives the same address everywhere."""
+    return b58encode(hashlib.sha256(f"orders/mint/{seed}".encode()).digest())

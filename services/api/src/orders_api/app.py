@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,13 +17,14 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from orders_api import market_routes, routes
+from orders_api import launch_routes, market_routes, routes
 from orders_api.access import Gate
 from orders_api.announce import EventAnnouncer
 from orders_api.body_limit import BodySizeLimit
 from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
 from orders_api.intake import OrderIntake
+from orders_api.launch_routes import LAUNCHES_KEY, Launches, follow_launches
 from orders_api.market_prices import SAMPLE_INTERVAL_S, MarketPrices
 from orders_api.market_routes import MARKET_KEY
 from orders_api.outbox import ExecutePublisher, OutboxRelay
@@ -36,11 +38,12 @@ from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import Database
+from orders_shared.launches import refresh
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ticket_secret
-from orders_shared.topology import declare
+from orders_shared.topology import MARKET_EXCHANGE, declare
 
 # The web page at `/`: static HTML, CSS and JavaScript, no build step.
 PAGE = Path(__file__).parent / "static"
@@ -53,7 +56,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     checks: dict[str, Check] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState | MarketPrices]]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AppState | MarketPrices | Launches]]:
         # Postgres, then RabbitMQ, waited for up to STARTUP_TIMEOUT_S each (not serving, so not ready).
         async with Database.for_service(settings, "orders-api") as db:
             connection = await connect(
@@ -64,7 +67,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
                 checks["rabbitmq"] = broker_check(connection)
                 market = MarketPrices(db, settings)
                 async with _services(settings, metrics, db, connection, market) as state:
-                    yield {STATE_KEY: state, MARKET_KEY: market}
+                    launches = await _launches(db, connection, metrics)
+                    yield {STATE_KEY: state, MARKET_KEY: market, LAUNCHES_KEY: launches}
             finally:
                 await connection.close()
 
@@ -77,6 +81,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
     app.include_router(routes.router)
     app.include_router(routes.quote_router)
     app.include_router(market_routes.router)
+    app.include_router(launch_routes.router)
     app.router.routes.extend(probe_routes(lambda: checks, metrics.registry))
     _serve_page(app, settings)
     install_problem_handlers(app, metrics)
@@ -133,6 +138,16 @@ async def _services(
     async with _running(background, metrics):
         announcer = EventAnnouncer(topology.events, metrics)
         yield AppState(orders=OrderService(db, writer, metrics, settings, events=announcer), gate=gate)
+
+
+async def _launches(db: Database, connection: AbstractRobustConnection, metrics: Metrics) -> Launches:
+    """The launches service, with this replica following `TokenLaunched` and knowing every launch so far."""
+    channel = await connection.channel(publisher_confirms=True)
+    market = await channel.declare_exchange(MARKET_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    await follow_launches(channel, market, metrics)
+    async with db.connection() as conn:
+        await refresh(conn)
+    return Launches(db, market, metrics)
 
 
 @asynccontextmanager

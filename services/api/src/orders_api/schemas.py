@@ -58,8 +58,12 @@ class OrderRequest(CamelModel):
     )
     token_out: StrictStr = Field(description="Token bought: symbol or mint address.", max_length=64)
     amount_in: DecimalInput = Field(description="Amount of tokenIn to sell, as a number or a string.")
-    type: Literal["market", "limit"] = Field(
-        default="market", description="market: now; limit: once the best route pays limitPrice."
+    type: Literal["market", "limit", "sniper"] = Field(
+        default="market",
+        description=(
+            "market: now; limit: once the best route pays limitPrice; sniper: when a pool for the pair opens "
+            "(a token's launch)."
+        ),
     )
     slippage_bps: StrictInt | None = Field(
         default=None, ge=0, le=10_000, description="Worst accepted output below the quote, in basis points."
@@ -69,7 +73,11 @@ class OrderRequest(CamelModel):
         description="Limit orders only: the worst average price, tokenOut per tokenIn, fees included.",
     )
     expires_at: datetime | None = Field(
-        default=None, description="Limit orders only: RFC 3339, at most 30 days ahead; default 24 h."
+        default=None, description="Limit and sniper orders: RFC 3339, at most 30 days ahead; default 24 h."
+    )
+    max_price: DecimalInput | None = Field(
+        default=None,
+        description="Sniper orders only: the worst average price paid, tokenIn per tokenOut, fees included.",
     )
 
     def ignored_fields(self) -> list[str]:

@@ -9,8 +9,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,116 +20,26 @@ from orders_api.ingest import OrderWriter
 from orders_api.repository import LimitTerms, NewOrder
 from orders_api.schemas import OrderDetail, OrderPage, OrderRequest, OrderType, OrderView, QuoteView
 from orders_api.settings import ApiSettings
+from orders_api.validation import validate, validate_sniper
 from orders_api.waiting import Waiting, why_waiting
 from orders_shared.contracts import RouteLeg
 from orders_shared.db import Conn, Database
 from orders_shared.decision import decide, settled
 from orders_shared.errors import IdempotencyConflict, InvalidOrder, NoRoute, NotCancellable, OrderNotFound
+from orders_shared.launches import resolve
 from orders_shared.metrics import Metrics
 from orders_shared.pools import ParsedPools
-from orders_shared.repository import OrderRow, fetch_order, leave_open, read_events, read_pools
+from orders_shared.repository import (
+    NewSniper,
+    OrderRow,
+    fetch_order,
+    insert_sniper_order,
+    leave_open,
+    read_events,
+    read_pools,
+)
 from orders_shared.status import Status
-from orders_venues import PAIRS, Side, Unroutable, orient
-from orders_venues.tokens import Token, find_token, plain
-
-# SPL token amounts are u64 on chain: nothing larger can ever be traded.
-MAX_BASE_UNITS = 2**64 - 1
-# How long a limit order waits for its price: by default, and at most.
-DEFAULT_EXPIRY = timedelta(hours=24)
-MAX_EXPIRY = timedelta(days=30)
-MAX_LIMIT_PRICE = Decimal(10) ** 18
-
-
-@dataclass(frozen=True, slots=True)
-class ValidOrder:
-    """An order request that passed every check."""
-
-    token_in: Token
-    token_out: Token
-    amount_in: Decimal
-    slippage_bps: int
-    side: Side
-    # What a limit order waits for; None for a market order.
-    limit: LimitTerms | None = None
-
-
-# Unknown fields are ignored and named back, as the seed's clients need; they still may not be hostile.
-MAX_IGNORED_DEPTH = 4
-MAX_IGNORED_STRING = 256
-MAX_IGNORED_FIELDS = 20
-
-
-def _check_ignored(name: str, value: object, depth: int = 1) -> None:
-    if len(name) > 64:
-        raise InvalidOrder(name[:64], "field names are at most 64 characters")
-    if depth > MAX_IGNORED_DEPTH:
-        raise InvalidOrder(name, f"nested deeper than {MAX_IGNORED_DEPTH} levels")
-    if isinstance(value, str) and len(value) > MAX_IGNORED_STRING:
-        raise InvalidOrder(name, f"strings are at most {MAX_IGNORED_STRING} characters")
-    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    for child in children:
-        _check_ignored(name, child, depth + 1)
-
-
-def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
-    """Check what pydantic cannot: tokens we trade, amounts the tokens can express."""
-    extra = request.model_extra or {}
-    if len(extra) > MAX_IGNORED_FIELDS:
-        raise InvalidOrder("body", f"at most {MAX_IGNORED_FIELDS} unknown fields")
-    for name, value in extra.items():
-        _check_ignored(name, value)
-    token_in = find_token(request.token_in)
-    if token_in is None:
-        raise InvalidOrder("tokenIn", f"unknown token {request.token_in!r}; use a symbol or a mint address")
-    token_out = find_token(request.token_out)
-    if token_out is None:
-        raise InvalidOrder("tokenOut", f"unknown token {request.token_out!r}; use a symbol or a mint address")
-    if token_in == token_out:
-        raise InvalidOrder("tokenOut", "must differ from tokenIn")
-    try:
-        side = orient(token_in.symbol, token_out.symbol)
-    except Unroutable:
-        raise InvalidOrder(
-            "tokenOut", f"no pool trades {token_in.symbol} for {token_out.symbol}; pairs: {', '.join(PAIRS)}"
-        ) from None
-    amount = request.amount_in
-    if amount <= 0:
-        raise InvalidOrder("amountIn", "must be greater than zero")
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > token_in.decimals:
-        raise InvalidOrder("amountIn", f"{token_in.symbol} has {token_in.decimals} decimals; got more")
-    if token_in.to_base_units(amount) > MAX_BASE_UNITS:
-        raise InvalidOrder("amountIn", f"too large: at most {token_in.from_base_units(MAX_BASE_UNITS)}")
-    slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
-    if request.type == "limit":
-        return ValidOrder(token_in, token_out, plain(amount), slippage, side, _limit_terms(request))
-    if request.limit_price is not None:
-        raise InvalidOrder("limitPrice", "only a limit order has a limit price")
-    if request.expires_at is not None:
-        raise InvalidOrder("expiresAt", "only a limit order expires")
-    return ValidOrder(token_in, token_out, plain(amount), slippage, side)
-
-
-def _limit_terms(request: OrderRequest) -> LimitTerms:
-    """A limit order's price (positive) and expiry (in the future, at most MAX_EXPIRY ahead)."""
-    price = request.limit_price
-    if price is None:
-        raise InvalidOrder("limitPrice", "a limit order needs a limit price (tokenOut per tokenIn)")
-    if price <= 0:
-        raise InvalidOrder("limitPrice", "must be greater than zero")
-    if price > MAX_LIMIT_PRICE:
-        raise InvalidOrder("limitPrice", f"at most {MAX_LIMIT_PRICE}")
-    if len(price.normalize().as_tuple().digits) > 28:
-        raise InvalidOrder("limitPrice", "at most 28 significant digits")
-    now = datetime.now(UTC)
-    expires_at = request.expires_at if request.expires_at is not None else now + DEFAULT_EXPIRY
-    if expires_at.tzinfo is None:
-        raise InvalidOrder("expiresAt", "must carry a time zone (RFC 3339)")
-    if expires_at <= now:
-        raise InvalidOrder("expiresAt", "must be in the future")
-    if expires_at > now + MAX_EXPIRY:
-        raise InvalidOrder("expiresAt", f"at most {MAX_EXPIRY.days} days ahead")
-    return LimitTerms(plain(price), expires_at)
+from orders_venues.tokens import find_token
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -138,7 +47,7 @@ def request_hash(request: OrderRequest) -> str:
     # The standard json module: unknown fields may carry integers beyond 64 bits, which orjson refuses.
     body = request.model_dump(mode="json", by_alias=True)
     # A market order hashes as it did before limit orders existed: a key replayed across the upgrade matches.
-    for name in ("limitPrice", "expiresAt"):
+    for name in ("limitPrice", "expiresAt", "maxPrice"):
         if body.get(name) is None:
             body.pop(name, None)
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
@@ -209,6 +118,9 @@ class OrderService:
         The writer publishes it right after the commit. A replayed Idempotency-Key with the same body
         gets the first order back (``created`` False); with a different body, IdempotencyConflict.
         """
+        await self._learn(request.token_in, request.token_out)
+        if request.type == "sniper":
+            return await self._submit_sniper(request, client=client, idempotency_key=idempotency_key)
         order = validate(request, self.settings.default_slippage_bps)
         order_id = uuid.uuid4()
         ignored = request.ignored_fields()
@@ -227,6 +139,44 @@ class OrderService:
             created = await self._store_limit(new, order.limit)
         else:
             created = await self.writer.write(new)
+        if not created:
+            return await self._replayed(client, idempotency_key, body_hash, ignored)
+        self.metrics.orders_accepted.inc()
+        if ignored:
+            self.metrics.ignored_fields.inc(len(ignored))
+        return Submitted(order_id, ignored, created=True)
+
+    async def _learn(self, *names: str) -> None:
+        """Read from Postgres the tokens this process does not know yet (launched since it last heard)."""
+        missing = [name for name in names if find_token(name) is None]
+        if missing:
+            async with self.db.connection() as conn:
+                for name in missing:
+                    await resolve(conn, name)
+
+    async def _submit_sniper(
+        self, request: OrderRequest, *, client: str, idempotency_key: str | None
+    ) -> Submitted:
+        """Store a sniper order `open` with its `pending` and `open` events; the worker fires it when its
+        pool opens."""
+        order = validate_sniper(request, self.settings.default_slippage_bps)
+        order_id = uuid.uuid4()
+        ignored = request.ignored_fields()
+        body_hash = request_hash(request) if idempotency_key else None
+        new = NewSniper(
+            order_id=order_id,
+            client=client,
+            idempotency_key=idempotency_key,
+            request_hash=body_hash,
+            token_in=order.token_in.symbol,
+            token_out=order.token_out,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            max_price=order.max_price,
+            expires_at=order.expires_at,
+        )
+        async with self.db.connection() as conn:
+            created = await insert_sniper_order(conn, new)
         if not created:
             return await self._replayed(client, idempotency_key, body_hash, ignored)
         self.metrics.orders_accepted.inc()
@@ -270,6 +220,7 @@ class OrderService:
 
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
+        await self._learn(request.token_in, request.token_out)
         order = validate(request, self.settings.default_slippage_bps)
         async with self.db.connection() as conn:
             state = await read_pools(conn, order.side.pair, self.parsed)

@@ -24,6 +24,7 @@ from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
 from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
+from orders_worker.snipe import Launchpad
 from orders_worker.trigger import Trigger
 from orders_worker.venues.simulated import VenueLatency
 
@@ -70,6 +71,16 @@ async def build_trigger(res: Resources, connection: AbstractRobustConnection) ->
     return Trigger(res, topology.orders, Doorbell(await connection.channel(publisher_confirms=False)))
 
 
+async def build_launchpad(res: Resources, connection: AbstractRobustConnection) -> Launchpad:
+    """The launch passes: the seeded schedule (announced with confirms) and the sniper orders' turns."""
+    channel = await connection.channel(publisher_confirms=True)
+    settings = res.settings
+    topology = await declare(
+        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
+    )
+    return Launchpad(res, topology.market, Doorbell(await connection.channel(publisher_confirms=False)))
+
+
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
     """Build the worker; nothing connects until the lifespan starts."""
     metrics = create_metrics(registry)
@@ -94,12 +105,15 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             trigger = await build_trigger(res, connection)
             await consumer.start()
             triggering = asyncio.create_task(trigger.run(), name="limit-trigger")
+            launchpad = await build_launchpad(res, connection)
+            launching = asyncio.create_task(launchpad.run(), name="launchpad")
             try:
                 yield
             finally:
-                triggering.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await triggering
+                for task in (triggering, launching):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await consumer.stop(settings.shutdown_grace_s)
 
     return Starlette(routes=probe_routes(lambda: checks, metrics.registry), lifespan=lifespan)

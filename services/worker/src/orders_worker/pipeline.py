@@ -18,6 +18,7 @@ from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import Conn
 from orders_shared.decision import Decision, limit_min_out
 from orders_shared.errors import NoRoute
+from orders_shared.launches import resolve
 from orders_shared.logging import get_logger
 from orders_shared.repository import OrderRow, fetch_order
 from orders_shared.status import TERMINAL, Status
@@ -87,7 +88,7 @@ class Pipeline:
             log.info("message_duplicate", status=status.value)
             return
         held = Held(status, order.last_seq)
-        token_in, token_out = _token(order.token_in), _token(order.token_out)
+        token_in, token_out = await self._tokens(order)
         if status is Status.SUBMITTED:
             # The swap was sent: never build another; find it on the chain, or send the same one again.
             if not order.route:
@@ -259,6 +260,14 @@ class Pipeline:
             held.status, held.seq = new, event.seq
             self.res.metrics.transitions.labels(status=new.value).inc()
         return event
+
+    async def _tokens(self, order: OrderRow) -> tuple[Token, Token]:
+        """The order's tokens; one launched since this process last looked is read from Postgres."""
+        if find_token(order.token_in) is None or find_token(order.token_out) is None:
+            async with self.res.db.connection() as conn:
+                for symbol in (order.token_in, order.token_out):
+                    await resolve(conn, symbol)
+        return _token(order.token_in), _token(order.token_out)
 
     async def _announce(self, events: list[OrderEvent]) -> None:
         # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.

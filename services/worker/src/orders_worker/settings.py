@@ -67,3 +67,9 @@ class WorkerSettings(CommonSettings):
         default=0.0, ge=0, le=1, description="Share of venue calls that fail (fault injection)."
     )
     max_attempts: int = Field(default=3, ge=1, le=3, description="Attempts per order before it fails.")
+    market_launches_per_hour: int = Field(
+        default=0,
+        ge=0,
+        le=60,
+        description="Seeded random token launches per hour (every worker computes the same ones); 0: none.",
+    )

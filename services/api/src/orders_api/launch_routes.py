@@ -1,0 +1,189 @@
+"""Token launches in the api: `POST /api/admin/launches` (admin keys only), `GET /api/market/launches`, and
+this replica's subscription to `TokenLaunched`, so it trades a launched token as soon as it is announced.
+
+The launch itself is `orders_shared.launches.launch`, the one function `orders-admin` and the workers'
+schedule call too. The lifespan puts a `Launches` in the request state under ``LAUNCHES_KEY``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from fastapi import APIRouter, Request, Response
+from pydantic import Field, StrictInt, StrictStr, ValidationError
+from starlette.exceptions import HTTPException
+
+from orders_api.deps import API_KEYS, app_state
+from orders_api.schemas import CamelModel, DecimalInput
+from orders_shared.amqp import publish
+from orders_shared.auth import bearer
+from orders_shared.contracts import TokenLaunched
+from orders_shared.db import Database
+from orders_shared.launches import Launch, launch, learn, plan, refresh
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
+from orders_shared.topology import LAUNCH_KEY
+
+LAUNCHES_KEY = "launches"
+log = get_logger()
+
+
+class LaunchRequest(CamelModel):
+    """`POST /api/admin/launches`: a new token and its Raydium CPMM pool, opening at ``at`` (default now)."""
+
+    symbol: StrictStr = Field(max_length=16, description="2 to 10 letters and digits, e.g. PUMP.")
+    decimals: StrictInt = Field(ge=0, le=12, description="The token's decimals, e.g. 6.")
+    quote: StrictStr = Field(default="SOL", max_length=16, description="The token it trades against.")
+    price: DecimalInput = Field(description="Quote per token at the opening, e.g. 0.0001.")
+    liquidity: DecimalInput = Field(
+        description="Quote-token amount deposited (the same value of the new token on the other side)."
+    )
+    at: datetime | None = Field(default=None, description="RFC 3339 opening time; default now.")
+    mint: StrictStr | None = Field(
+        default=None, max_length=64, description="Its mint address (base58); default: a new one."
+    )
+
+
+class LaunchView(CamelModel):
+    """A launch as the api shows it."""
+
+    symbol: str
+    mint: str
+    decimals: int
+    pair: str
+    opens_at: datetime
+    price: str
+    liquidity: str
+    status: str = Field(description="scheduled until its pool opens, then open")
+
+
+class LaunchList(CamelModel):
+    """`GET /api/market/launches`, by opening."""
+
+    launches: list[LaunchView]
+
+
+@dataclass(frozen=True, slots=True)
+class Launches:
+    """Launches tokens and lists them; one per api process."""
+
+    db: Database
+    market: AbstractExchange
+    metrics: Metrics
+
+    async def create(self, body: LaunchRequest) -> LaunchView:
+        """Launch the token (InvalidOrder naming a field; 409 if its symbol or mint is taken), then announce
+        it on `market.events`."""
+        planned = plan(
+            body.symbol,
+            decimals=body.decimals,
+            quote=body.quote,
+            price=body.price,
+            liquidity=body.liquidity,
+            at=body.at,
+            mint=body.mint,
+        )
+        async with self.db.connection() as conn:
+            created = await launch(conn, planned)
+        if not created:
+            raise HTTPException(409, f"a token with symbol {planned.token.symbol} or that mint exists")
+        log.info("token_launched", symbol=planned.token.symbol, opens_at=planned.opens_at.isoformat())
+        try:
+            await publish(self.market, LAUNCH_KEY, planned.message())
+        except Exception:
+            # Postgres has it: every process finds it there on a miss.
+            self.metrics.publish_failures.labels(kind="launch").inc()
+            log.warning("launch_publish_failed", symbol=planned.token.symbol, exc_info=True)
+        return _view(planned, datetime.now(UTC))
+
+    async def list(self) -> LaunchList:
+        """Every launch, by opening (and each learnt by this process)."""
+        async with self.db.connection() as conn:
+            launches = await refresh(conn)
+        now = datetime.now(UTC)
+        return LaunchList(launches=[_view(known, now) for known in launches])
+
+
+def _view(known: Launch, now: datetime) -> LaunchView:
+    view: dict[str, Any] = known.view(now)
+    return LaunchView.model_validate({**view, "opensAt": known.opens_at})
+
+
+async def follow_launches(channel: AbstractChannel, market: AbstractExchange, metrics: Metrics) -> None:
+    """Learn every `TokenLaunched` announced from now on, on this replica's own queue."""
+
+    async def on_launch(message: AbstractIncomingMessage) -> None:
+        try:
+            launched = TokenLaunched.model_validate_json(message.body)
+            known = Launch.from_record(launched)
+        except (ValidationError, KeyError):
+            metrics.internal_errors.labels(where="launch_feed").inc()
+            log.error("launch_malformed", body=message.body[:200].decode(errors="replace"))
+            return
+        learn(known)
+        log.info("token_launch_learnt", symbol=known.token.symbol, pair=known.pair)
+
+    # Exclusive and auto-deleted: a replica that missed an announcement reads `tokens` on a miss.
+    queue = await channel.declare_queue(
+        exclusive=True, auto_delete=True, arguments={"x-queue-type": "classic"}
+    )
+    await queue.bind(market, LAUNCH_KEY)
+    await queue.consume(on_launch, no_ack=True)
+
+
+_PROBLEM: dict[str, Any] = {
+    "description": "A problem (RFC 9457)",
+    "content": {"application/problem+json": {"schema": {"type": "object"}}},
+}
+# Every route answers these: a body that is not JSON, no key, a spent budget, Postgres away.
+_GUARDED: dict[int | str, dict[str, Any]] = {
+    400: _PROBLEM,
+    401: _PROBLEM,
+    422: _PROBLEM,
+    429: _PROBLEM,
+    503: _PROBLEM,
+}
+router = APIRouter(tags=["launches"], dependencies=API_KEYS, responses=_GUARDED)
+
+
+def _launches(request: Request) -> Launches:
+    found = request.scope["state"][LAUNCHES_KEY]
+    assert isinstance(found, Launches)
+    return found
+
+
+@router.post(
+    "/api/admin/launches",
+    status_code=201,
+    response_model=LaunchView,
+    responses={403: _PROBLEM, 409: _PROBLEM},
+    summary="Launch a token (admin keys only)",
+)
+async def create_launch(body: LaunchRequest, request: Request, response: Response) -> LaunchView:
+    """Create the token and its Raydium CPMM pool opening at ``at``; announced on RabbitMQ."""
+    api = app_state(request.scope["state"])
+    _, limit_headers = await api.gate.admit(request.headers, api.gate.reads)
+    response.headers.update(limit_headers)
+    key = bearer(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if not await api.gate.keys.is_admin(key):
+        raise HTTPException(403, "launching a token takes an admin key (orders-api-key create NAME --admin)")
+    return await _launches(request).create(body)
+
+
+@router.get(
+    "/api/market/launches",
+    response_model=LaunchList,
+    summary="Token launches, scheduled and open",
+)
+async def list_launches(request: Request, response: Response) -> LaunchList:
+    """Every launch, by opening: its pair, price, liquidity and whether its pool is open yet."""
+    api = app_state(request.scope["state"])
+    _, limit_headers = await api.gate.admit(request.headers, api.gate.reads)
+    response.headers.update(limit_headers)
+    return await _launches(request).list()
+
+
+__all__ = ["LAUNCHES_KEY", "Launches", "follow_launches", "router"]
