@@ -1,23 +1,30 @@
-"""The limit-order trigger: every second, expire the open orders whose time is up and fire the ones the
-pools now pay.
+"""The limit-order trigger: expire the open orders whose time is up and fire the ones the pools now pay,
+for a pair as soon as its pools change, and every pair every second.
 
-One evaluator per pair across the workers: each worker's trigger tries, every pass, to take the pair's
-Postgres session advisory lock on a connection it keeps; the holder evaluates the pair, the others skip it.
-When the holder dies its connection closes, the lock frees, and another worker takes it on its next pass.
+One evaluator per pair across the workers: each worker's trigger tries, every second, to take each pair's
+Postgres session advisory lock on a connection it keeps (the pairs are the `pools` table's, so a launched
+pair is evaluated from its first second); the holder evaluates the pair, the others skip it. When the
+holder dies its connection closes, the lock frees, and another worker takes it on its next tick.
 
-A pass, per pair held: expire (compare-and-set `open -> expired`, in one statement); then, per direction,
-bound the best average price any order can get by the pools' price for a small amount (an order's own
-amount only moves the price against it), read the open orders whose limit price is within that bound
-(an index range scan: O(log n + found)), price each exactly with `orders_shared.decision.decide` on the
-settled pools, and fire those whose best route pays `amountIn * limitPrice`: the compare-and-set
-`open -> routing` is the fire (a cancel or an expiry that won first makes it a no-op), then an
-`ExecuteOrder` hands it to the pipeline, which executes it with that amount as its `minAmountOut`.
-A fire whose publish is lost is handed out again by the api's sweeper, as any order stuck in routing.
+The same connection LISTENs on `orders_pools_changed`: a swap's landing writes the pools and notifies in
+one transaction (`repository.confirm`), so the pair's holder, in whichever worker, runs that pair's pass
+at once; a burst of notices for a pair is one pass. The tick stays, for the arbitrageurs' moves (the pools
+settle with time, with no write) and for expiry.
+
+A pair's pass (`pass_pair`): per direction, bound the best average price any order can get by the pools'
+price for a small amount (an order's own amount only moves the price against it), read the open orders
+whose limit price is within that bound (an index range scan: O(log n + found)), price each exactly with
+`orders_shared.decision.decide` on the settled pools, and fire those whose best route pays
+`amountIn * limitPrice`: the compare-and-set `open -> routing` is the fire (a cancel or an expiry that won
+first makes it a no-op), then an `ExecuteOrder` hands it to the pipeline, which executes it with that amount
+as its `minAmountOut`. A fire whose publish is lost is handed out again by the api's sweeper, as any order
+stuck in routing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,7 +40,7 @@ from orders_shared.logging import get_logger
 from orders_shared.repository import leave_open, read_pools
 from orders_shared.status import Status
 from orders_shared.topology import EXECUTE_KEY
-from orders_venues import PAIRS, PairPools, Side, orient
+from orders_venues import PairPools, Side, orient
 from orders_venues.tokens import Token, find_token
 from orders_worker import repository
 from orders_worker.doorbell import Doorbell
@@ -62,22 +69,27 @@ class Trigger:
     res: Resources
     orders: AbstractExchange
     doorbell: Doorbell
-    pairs: tuple[str, ...] = PAIRS
     held: set[str] = field(default_factory=set)
     _conn: Conn | None = None
 
     async def run(self) -> None:
-        """A pass every INTERVAL_S; a failed pass drops the connection (and so the leases) and goes on."""
+        """Every INTERVAL_S a full pass; in between, a pair's pass as soon as its pools change. A failure
+        drops the connection (and so the leases), and the next tick starts again."""
+        next_tick = time.monotonic()
         try:
             while True:
-                started = time.monotonic()
                 try:
-                    await self.pass_once()
+                    now = time.monotonic()
+                    if now >= next_tick:
+                        next_tick = now + INTERVAL_S
+                        await self.pass_once()
+                    else:
+                        await self.on_changes(within=next_tick - now)
                 except Exception:
                     self.res.metrics.internal_errors.labels(where="limit_trigger").inc()
                     log.warning("limit_trigger_failed", exc_info=True, pairs_held=sorted(self.held))
                     await self.release()
-                await asyncio.sleep(max(0.0, INTERVAL_S - (time.monotonic() - started)))
+                    await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
         finally:
             await self.release()
 
@@ -88,19 +100,48 @@ class Trigger:
         if conn is not None:
             await conn.close()
 
-    async def pass_once(self) -> None:
-        """Take the free leases, then expire and fire the orders of every pair held."""
+    async def _connection(self) -> Conn:
+        """The lease connection, listening for pool changes; a new one (holding nothing) if it was lost."""
         if self._conn is None or self._conn.closed:
             self.held.clear()
-            self._conn = await self.res.db.dedicated("limit-trigger")
-        conn = self._conn
-        for pair in self.pairs:
+            # The process id in its name tells, in pg_stat_activity, which worker holds which lease.
+            conn = await self.res.db.dedicated(f"limit-trigger-{os.getpid()}")
+            await repository.listen_pools(conn)
+            self._conn = conn
+        return self._conn
+
+    async def on_changes(self, within: float) -> list[str]:
+        """Wait up to ``within`` seconds for pools to change; run the pass of each changed pair held.
+        Returns those pairs."""
+        pairs = await self.changed(within)
+        conn = await self._connection()
+        for pair in pairs:
+            await self.pass_pair(conn, pair)
+        return pairs
+
+    async def changed(self, within: float) -> list[str]:
+        """The held pairs whose pools changed, waiting up to ``within`` seconds for the first notice; the
+        notices already in by then come with it (a burst is one pass per pair)."""
+        conn = await self._connection()
+        pairs: set[str] = set()
+        async for notice in conn.notifies(timeout=within, stop_after=1):
+            pairs.add(notice.payload)
+        if pairs:
+            async for notice in conn.notifies(timeout=0):
+                pairs.add(notice.payload)
+        return sorted(pairs & self.held)
+
+    async def pass_once(self) -> None:
+        """Take the free leases, then expire and fire the orders of every pair held."""
+        conn = await self._connection()
+        pairs = await repository.traded_pairs(conn)
+        for pair in pairs:
             if pair not in self.held and await repository.try_lease(conn, lease_key(pair)):
                 self.held.add(pair)
                 log.info("limit_trigger_lease_taken", pair=pair)
-        for pair in sorted(self.held):
+        for pair in sorted(self.held.intersection(pairs)):
             await self._expire(conn, pair)
-            await self._fire_pair(conn, pair)
+            await self.pass_pair(conn, pair)
 
     async def _expire(self, conn: Conn, pair: str) -> None:
         events = await repository.expire_due(conn, pair.split("/"), limit=BATCH)
@@ -109,14 +150,17 @@ class Trigger:
             log.info("limit_order_expired", order_id=str(event.order_id))
         await self._announce(events)
 
-    async def _fire_pair(self, conn: Conn, pair: str) -> None:
+    async def pass_pair(self, conn: Conn, pair: str) -> None:
+        """One pair's pass, on its pools as they are now: fire the open orders they pay."""
         state = await read_pools(conn, pair, self.res.parsed)
         now = int(time.time())
         pools = settled(state, self.res.settings, now)
         base, quote = pair.split("/")
         for token_in, token_out in ((base, quote), (quote, base)):
+            tin, tout = find_token(token_in), find_token(token_out)
+            if tin is None or tout is None:
+                return  # a pair whose tokens this process does not know: nothing can be priced
             side = orient(token_in, token_out)
-            tin, tout = _token(token_in), _token(token_out)
             bound = _price_bound(pools, side, tin, tout, now)
             if bound is None:
                 continue
@@ -165,10 +209,3 @@ def _price_bound(pools: PairPools, side: Side, tin: Token, tout: Token, now: int
     except NoRoute:
         return None
     return probe.expected_out / PROBE_AMOUNT * PROBE_MARGIN
-
-
-def _token(symbol: str) -> Token:
-    token = find_token(symbol)
-    if token is None:
-        raise LookupError(f"no token {symbol}")
-    return token
