@@ -180,7 +180,7 @@ async def _price_now(client: httpx.AsyncClient, amount: str) -> Decimal:
 async def test_a_limit_order_fires_when_a_large_market_order_moves_the_pool_across_its_price(
     make_stack: StackFactory,
 ) -> None:
-    stack = await make_stack(own_database=True, **STILL)
+    stack = await make_stack(("api", "worker", "notifier"), own_database=True, **STILL)
     async with httpx.AsyncClient(base_url=stack.api) as client:
         # 2 % above what the pools pay: it waits. A purchase of 600,000 USDC of SOL lifts the price ~4.6 %.
         limit_price = (await _price_now(client, "0.5") * Decimal("1.02")).quantize(Decimal("0.01"))
