@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from psycopg.types.json import Jsonb
 
-from orders_api.repository import NewOrder, insert_orders
+from orders_api.repository import LimitTerms, NewOrder, insert_limit_order, insert_orders
 from orders_shared.amqp import connect
 from orders_shared.contracts import ExecuteOrder, OrderEvent
 from orders_shared.db import Database
@@ -170,3 +170,41 @@ async def test_the_pairs_come_from_the_pools_table(own_db: Database, own_databas
 
 async def _ignore(events: list[OrderEvent]) -> None:
     """The lander's announcements: nobody listens in this test."""
+
+
+async def test_a_pass_fires_an_order_of_a_cheap_token_the_pools_pay(
+    own_db: Database, own_database_url: str
+) -> None:
+    """The price bound is exact enough for a token worth a millionth of a cent in SOL (BONK): an order a
+    few percent under what the pools pay fires (a bound from a dust-sized probe, rounded to a lamport, was
+    25 % too low, and such an order never fired)."""
+    async with own_db.connection() as conn:
+        await seed_pools(conn)
+        now = int(time.time())
+        pools = settled(
+            await read_pools(conn, "BONK/SOL", ParsedPools()),
+            WorkerSettings(database_url=own_database_url, amqp_url="amqp://unused/"),
+            now,
+        )
+    amount = Decimal("5000000")
+    paid = (
+        decide(
+            pools, Side("BONK/SOL", sell_base=True), _token("BONK"), _token("SOL"), amount, 0, now
+        ).expected_out
+        / amount
+    )
+    order = NewOrder(uuid.uuid4(), "trigger-pass-tests", "BONK", "SOL", amount, slippage_bps=50)
+    terms = LimitTerms(paid * Decimal("0.97"), datetime.now(UTC) + timedelta(hours=1))
+    async with own_db.connection() as conn:
+        assert await insert_limit_order(conn, order, terms)
+    with throwaway_vhost("orders-trigger-bonk") as amqp_url:
+        connection = await connect(amqp_url, name="trigger-bonk-tests")
+        settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        trigger = await build_trigger(res, connection)
+        try:
+            await trigger.pass_once()
+            assert await _status(own_db, order.order_id) == "routing"
+        finally:
+            await trigger.release()
+            await connection.close()

@@ -52,9 +52,11 @@ log = get_logger()
 INTERVAL_S = 1.0
 # Orders looked at per pair, direction and pass; more wait for the next pass.
 BATCH = 200
-# The small amount whose price bounds every order's average price, and the margin over it (rounding).
-PROBE_AMOUNT = Decimal("0.01")
-PROBE_MARGIN = Decimal("1.01")
+# The probe whose average price bounds every order's: it pays about this many base units of tokenOut, so its
+# rounding moves its price by 1e-7, while a trade of a few dollars moves no pool by more than a few 1e-5 of
+# its price; the margin covers both.
+PROBE_OUT_UNITS = 10**7
+PROBE_MARGIN = Decimal("1.001")
 
 
 def lease_key(pair: str) -> str:
@@ -71,6 +73,8 @@ class Trigger:
     doorbell: Doorbell
     held: set[str] = field(default_factory=set)
     _conn: Conn | None = None
+    # Per direction (tokenIn, tokenOut): the probe's amount of tokenIn, found once and kept while it fits.
+    _probes: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     async def run(self) -> None:
         """Every INTERVAL_S a full pass; in between, a pair's pass as soon as its pools change. A failure
@@ -100,7 +104,7 @@ class Trigger:
         if conn is not None:
             await conn.close()
 
-    async def _connection(self) -> Conn:
+    async def connection(self) -> Conn:
         """The lease connection, listening for pool changes; a new one (holding nothing) if it was lost."""
         if self._conn is None or self._conn.closed:
             self.held.clear()
@@ -114,7 +118,7 @@ class Trigger:
         """Wait up to ``within`` seconds for pools to change; run the pass of each changed pair held.
         Returns those pairs."""
         pairs = await self.changed(within)
-        conn = await self._connection()
+        conn = await self.connection()
         for pair in pairs:
             await self.pass_pair(conn, pair)
         return pairs
@@ -122,7 +126,7 @@ class Trigger:
     async def changed(self, within: float) -> list[str]:
         """The held pairs whose pools changed, waiting up to ``within`` seconds for the first notice; the
         notices already in by then come with it (a burst is one pass per pair)."""
-        conn = await self._connection()
+        conn = await self.connection()
         pairs: set[str] = set()
         async for notice in conn.notifies(timeout=within, stop_after=1):
             pairs.add(notice.payload)
@@ -133,7 +137,7 @@ class Trigger:
 
     async def pass_once(self) -> None:
         """Take the free leases, then expire and fire the orders of every pair held."""
-        conn = await self._connection()
+        conn = await self.connection()
         pairs = await repository.traded_pairs(conn)
         for pair in pairs:
             if pair not in self.held and await repository.try_lease(conn, lease_key(pair)):
@@ -161,7 +165,7 @@ class Trigger:
             if tin is None or tout is None:
                 return  # a pair whose tokens this process does not know: nothing can be priced
             side = orient(token_in, token_out)
-            bound = _price_bound(pools, side, tin, tout, now)
+            bound = self._price_bound(pools, side, tin, tout, now)
             if bound is None:
                 continue
             for order in await repository.waiting_within(conn, token_in, token_out, bound, limit=BATCH):
@@ -192,6 +196,28 @@ class Trigger:
             self.res.metrics.publish_failures.labels(kind="execute").inc()
             log.warning("limit_order_publish_failed", order_id=str(order.id), exc_info=True)
 
+    def _price_bound(self, pools: PairPools, side: Side, tin: Token, tout: Token, now: int) -> Decimal | None:
+        """At least the best average price (tokenOut per tokenIn) any order of this direction can get now:
+        a probe's price, the probe sized to pay about PROBE_OUT_UNITS (a dust-sized probe's output rounds
+        to a few base units, and its price can be a quarter off), plus the margin."""
+        direction = (tin.symbol, tout.symbol)
+        amount = self._probes.get(direction, Decimal(1))
+        for attempt in range(4):
+            try:
+                probe = decide(pools, side, tin, tout, amount, 0, now)
+            except NoRoute:
+                return None
+            units = tout.to_base_units(probe.expected_out)
+            fits = PROBE_OUT_UNITS // 10 <= units <= PROBE_OUT_UNITS * 10
+            if fits or (attempt == 3 and units):
+                if fits:
+                    self._probes[direction] = amount
+                return probe.expected_out / amount * PROBE_MARGIN
+            # Resized from what this one paid: the next pays about PROBE_OUT_UNITS (or, from nothing, more).
+            scale = Decimal(PROBE_OUT_UNITS) / units if units else Decimal(1000)
+            amount = tin.from_base_units(max(1, tin.to_base_units(amount * scale)))
+        return None
+
     async def _announce(self, events: list[OrderEvent]) -> None:
         if not events:
             return
@@ -200,12 +226,3 @@ class Trigger:
         except Exception:
             self.res.metrics.publish_failures.labels(kind="event").inc()
             log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
-
-
-def _price_bound(pools: PairPools, side: Side, tin: Token, tout: Token, now: int) -> Decimal | None:
-    """At least the best average price (tokenOut per tokenIn) any order of this direction can get now."""
-    try:
-        probe = decide(pools, side, tin, tout, PROBE_AMOUNT, 0, now)
-    except NoRoute:
-        return None
-    return probe.expected_out / PROBE_AMOUNT * PROBE_MARGIN
