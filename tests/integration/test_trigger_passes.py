@@ -5,6 +5,7 @@ landing's pools write wakes the pair's holder at once; the pairs are the `pools`
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -87,13 +88,28 @@ async def test_a_pass_fires_expires_and_leaves_and_a_second_trigger_takes_over(
                 order_id=fire_me, attempt=1, seen_seq=3
             )
             # The first holder's connection goes (as when its worker dies): the second takes every pair.
+            backend = (await first.connection()).info.backend_pid
             await first.release()
+            await _until_backend_gone(own_db, backend)
             await second.pass_once()
             assert second.held == set(PAIRS)
         finally:
             await first.release()
             await second.release()
             await connection.close()
+
+
+async def _until_backend_gone(db: Database, pid: int, within: float = 10) -> None:
+    """Return once the backend ``pid`` has exited: a session's advisory locks free only then, a moment after
+    its client closed. Postgres announces no such event: asking again is the only way."""
+    async with asyncio.timeout(within):
+        while True:
+            async with db.connection() as conn:
+                cur = await conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+                row = await cur.fetchone()
+            if row is not None and row[0] == 0:
+                return
+            await asyncio.sleep(0.01)
 
 
 async def _market_buy_of_sol(db: Database, usdc: Decimal) -> uuid.UUID:
