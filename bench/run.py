@@ -1,6 +1,7 @@
 """`make bench`: start the services as real processes, run each scenario within its bounds, print one table.
 
-    python -m bench.run [--only ingest,sustained,e2e,pipeline,fanout] [--profile] [--quick] [--compare REV]
+    python -m bench.run [--only ingest,sustained,e2e,pipeline,fanout,limit] [--profile] [--quick]
+                        [--compare REV]
 
 Scenarios (each on a fresh database cloned from a migrated template, its own vhost, fresh processes):
 
@@ -15,6 +16,8 @@ Scenarios (each on a fresh database cloned from a migrated template, its own vho
             count of worker processes in ``--pipeline-workers``.
 - fanout    one socket per order, ``--fanout-sockets`` of them, opened before the worker starts; delivery
             lag from the event's timestamp ``at`` to the frame read.
+- limit     ``--limit-orders`` waiting limit orders inserted in one statement: the trigger's CPU per pool
+            change, crossing pool change → `routing`, memory per waiting order (``bench/limit.py``).
 
 The table goes to stdout and, with every detail, to ``bench/results/bench-<UTC time>.json`` (and
 ``latest.json``). ``--profile`` also records py-spy flame graphs of the services during ingest and pipeline
@@ -59,7 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The bounds of every scenario; the defaults are what `make bench` runs."""
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    p.add_argument("--only", default="ingest,sustained,e2e,pipeline,fanout", help="comma-separated scenarios")
+    p.add_argument(
+        "--only", default="ingest,sustained,e2e,pipeline,fanout,limit", help="comma-separated scenarios"
+    )
     p.add_argument("--profile", action="store_true", help="py-spy flame graphs during ingest and pipeline")
     p.add_argument("--quick", action="store_true", help="smaller counts and shorter runs (a smoke test)")
     p.add_argument("--keep-logs", action="store_true", help="keep the services' logs also after a clean run")
@@ -81,6 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pipeline-sockets", type=int, default=8, help="sockets sharing the orders")
     p.add_argument("--fanout-sockets", type=int, default=1000)
     p.add_argument("--fanout-timeout", type=float, default=120)
+    p.add_argument("--limit-orders", type=int, default=100_000, help="waiting limit orders of limit")
+    p.add_argument("--limit-crossings", type=int, default=200, help="pool changes that cross an order")
+    p.add_argument("--limit-passes", type=int, default=500, help="trigger passes timed in-process")
+    p.add_argument("--limit-timeout", type=float, default=10, help="for a crossed order to fire")
     p.add_argument("--api-workers", type=int, default=1, help="API_WORKERS: api processes on its one port")
     p.add_argument("--post-concurrency", type=int, default=32, help="HTTP connections of the load generator")
     p.add_argument("--ws-compression", action="store_true", help="clients offer permessage-deflate")
@@ -98,6 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.ingest_seconds, args.e2e_orders, args.pipeline_orders, args.fanout_sockets = 3, 100, 200, 100
         args.drain_seconds, args.sustained_seconds = 10, 8
+        args.limit_orders, args.limit_crossings, args.limit_passes = 10_000, 20, 100
     if args.compare_rounds < 1:
         p.error("--compare-rounds must be at least 1")
     return args
@@ -168,6 +178,8 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, Callable[[Bench], Result]
             plan.append((f"pipeline-{n}w", functools.partial(Bench.pipeline, workers=n)))
     if "fanout" in only:
         plan.append(("fanout", Bench.fanout))
+    if "limit" in only:
+        plan.append(("limit", Bench.limit))
     return plan
 
 

@@ -7,6 +7,8 @@
 - e2e       the assignment's latencies, one worker; orders/min and POST→confirmed.
 - pipeline  latencies 0, 1/2/4 workers; orders/s through api → worker → notifier → sockets.
 - fanout    one socket per order, opened before the worker starts; delivery lag of every live event.
+- limit     100,000 waiting limit orders: the trigger's CPU per pool change, crossing → `routing`, memory
+            per waiting order (`bench/limit.py`).
 """
 
 from __future__ import annotations
@@ -198,6 +200,15 @@ class Bench:
     ) -> dict[str, Any]:
         """The load generator's `orders` mode: ``count`` orders followed on ``sockets`` sockets."""
         return self._loadgen(label, "orders", stack, notifier, count=count, timeout=timeout, sockets=sockets)
+
+    # --- limit orders ------------------------------------------------------------------------------------
+
+    def limit(self) -> Result:
+        """Waiting limit orders: the trigger's cost per pool change, crossing → `routing`, memory."""
+        # Imported here: it imports the worker's code, which only this scenario needs.
+        from bench import limit
+
+        return limit.run(self)
 
     # --- fan-out ---------------------------------------------------------------------------------------
 

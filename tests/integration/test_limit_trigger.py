@@ -19,6 +19,7 @@ from orders_shared.models import orders_table
 from orders_shared.repository import fetch_order, leave_open, read_events
 from orders_shared.status import Status
 from orders_worker.repository import expire_due, try_lease, waiting_within
+from tests.support.locks import until_waiting
 from tests.support.orders import open_limit_order
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -108,13 +109,23 @@ async def test_the_look_up_returns_only_the_prices_within_reach_cheapest_first(d
     assert not {low, mid, high} & {w.id for w in other_way}
 
 
-async def test_one_session_holds_a_pairs_lease_until_its_connection_closes(db: Database) -> None:
+async def test_one_session_holds_a_pairs_lease_until_its_connection_closes(
+    db: Database, engine: AsyncEngine
+) -> None:
     key = f"test-lease:{uuid.uuid4()}"
     holder, other = await db.dedicated("lease-a"), await db.dedicated("lease-b")
     try:
         assert await try_lease(holder, key)
         assert not await try_lease(other, key)
+        backend = holder.info.backend_pid
         await holder.close()
+        # The lock frees when the holder's backend has exited, a moment after its client closed.
+        await until_waiting(
+            engine,
+            "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = :pid)",
+            "the lease holder's backend to exit",
+            {"pid": backend},
+        )
         assert await try_lease(other, key)
     finally:
         await holder.close()

@@ -32,10 +32,9 @@ def test_terminal_statuses_are_final() -> None:
 
 def test_an_open_order_leaves_only_by_fire_cancel_or_expiry() -> None:
     assert TRANSITIONS[Status.OPEN] == {Status.ROUTING, Status.CANCELLED, Status.EXPIRED}
-    assert is_legal(Status.PENDING, Status.OPEN)
+    # An order comes to wait from pending, or back from submitted when its swap missed the limit price.
     for status in Status:
-        if status is not Status.PENDING:
-            assert not is_legal(status, Status.OPEN)
+        assert is_legal(status, Status.OPEN) == (status in {Status.PENDING, Status.SUBMITTED})
     # Only a waiting order can be cancelled or expire.
     for status in Status:
         assert is_legal(status, Status.CANCELLED) == (status is Status.OPEN)
@@ -60,8 +59,10 @@ def test_table_covers_every_status() -> None:
 # The lifecycle as DESIGN.md and the README document it, written out edge by edge and independently of the
 # table: pending → routing → building → submitted → confirmed; a transient fault before the swap is sent
 # goes back to routing; anything not yet terminal can fail; a sent swap is looked up, never built again.
-# A limit order: pending → open, then open → routing (fired), cancelled (client) or expired (time).
+# A limit order: pending → open, then open → routing (fired), cancelled (client) or expired (time); a fired
+# one whose swap no longer pays its limit when it lands goes back: submitted → open.
 DOCUMENTED = {
+    (Status.SUBMITTED, Status.OPEN),
     (Status.PENDING, Status.ROUTING),
     (Status.PENDING, Status.OPEN),
     (Status.OPEN, Status.ROUTING),

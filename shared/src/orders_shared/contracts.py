@@ -105,6 +105,9 @@ class OrderEvent(Contract):
     amount_out: Decimal | None = omitted()
     error_code: str | None = omitted()
     error: str | None = omitted()
+    # On `open` after a fired limit order missed its price: what its swap would have paid, and its limit.
+    missed_price: Decimal | None = omitted()
+    limit_price: Decimal | None = omitted()
 
     def detail(self) -> dict[str, Any]:
         """The status-specific fields, as kept in the `detail` column."""

@@ -25,13 +25,14 @@ class Status(StrEnum):
 
 # A retry after a transient fault goes back to ROUTING; in SUBMITTED it stays put and looks the swap up.
 # A limit order waits in OPEN: its trigger fires it (OPEN -> ROUTING), its client cancels it, or it expires;
-# each of the three is a compare-and-set from OPEN, so exactly one of them wins.
+# each of the three is a compare-and-set from OPEN, so exactly one of them wins. A fired limit order whose
+# swap no longer pays its minimum when it lands goes back to OPEN (SUBMITTED -> OPEN) and waits again.
 TRANSITIONS: Final[Mapping[Status, frozenset[Status]]] = {
     Status.PENDING: frozenset({Status.OPEN, Status.ROUTING, Status.FAILED}),
     Status.OPEN: frozenset({Status.ROUTING, Status.CANCELLED, Status.EXPIRED}),
     Status.ROUTING: frozenset({Status.ROUTING, Status.BUILDING, Status.FAILED}),
     Status.BUILDING: frozenset({Status.ROUTING, Status.SUBMITTED, Status.FAILED}),
-    Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.FAILED}),
+    Status.SUBMITTED: frozenset({Status.CONFIRMED, Status.FAILED, Status.OPEN}),
     Status.CONFIRMED: frozenset(),
     Status.FAILED: frozenset(),
     Status.CANCELLED: frozenset(),

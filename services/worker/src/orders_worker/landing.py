@@ -38,6 +38,17 @@ def executed_price(amount_in: Decimal, amount_out: Decimal) -> Decimal:
         return plain(amount_out / amount_in)
 
 
+class PriceMissed(SlippageExceeded):
+    """The pools, as the swaps before it left them, pay the swap less than its minimum.
+
+    ``amount_out`` is what it would have paid; None when the pools can no longer fill its route at all.
+    """
+
+    def __init__(self, message: str, amount_out: Decimal | None) -> None:
+        super().__init__(message)
+        self.amount_out = amount_out
+
+
 @dataclass(slots=True)
 class Landing:
     """An order's swap, sent and waiting for its pair's turn; ``outcome`` is its `confirmed` event."""
@@ -70,7 +81,7 @@ class Lander:
     async def land(self, landing: Landing) -> OrderEvent | None:
         """Land the swap (with the others waiting on its pair); None if another worker holds the order.
 
-        Raises SlippageExceeded when the pools, as the swaps before it left them, pay too little.
+        Raises PriceMissed when the pools, as the swaps before it left them, pay too little.
         """
         pair = landing.decision.side.pair
         self._waiting.setdefault(pair, []).append(landing)
@@ -132,7 +143,7 @@ class _Turn:
 
     pools: PairPools
     confirmations: list[Confirmation] = field(default_factory=list)
-    failed: dict[uuid.UUID, SlippageExceeded] = field(default_factory=dict)
+    failed: dict[uuid.UUID, PriceMissed] = field(default_factory=dict)
     swapped: bool = False
 
 
@@ -148,7 +159,7 @@ def _run_swaps(batch: list[Landing], held: dict[uuid.UUID, Locked], pools: PairP
         if amount_out is None:
             try:
                 amount_out, turn.pools = _swap(landing, turn.pools, now)
-            except SlippageExceeded as exc:
+            except PriceMissed as exc:
                 turn.failed[landing.order_id] = exc
                 continue
             ledger = Ledger(landing.decision.dex_chosen, landing.amount_in, chain.current_slot())
@@ -167,18 +178,19 @@ def _run_swaps(batch: list[Landing], held: dict[uuid.UUID, Locked], pools: PairP
 
 
 def _swap(landing: Landing, pools: PairPools, now: int) -> tuple[Decimal, PairPools]:
-    """The route run on ``pools``: what it pays and the pools after; SlippageExceeded if too little."""
+    """The route run on ``pools``: what it pays and the pools after; PriceMissed if too little."""
     decision, token_out = landing.decision, landing.token_out
     try:
         units, after = execute(pools, decision.units(landing.token_in), decision.side.sell_base, now)
     except CannotFill as exc:
         # The pools moved since the quote and can no longer take a leg: the route's price is gone.
-        raise SlippageExceeded(f"the pools can no longer fill the route quoted: {exc}") from None
+        raise PriceMissed(f"the pools can no longer fill the route quoted: {exc}", None) from None
     amount_out = token_out.from_base_units(units)
     if amount_out < decision.min_amount_out:
-        raise SlippageExceeded(
+        raise PriceMissed(
             f"the swap would pay {amount_out} {token_out.symbol}, below the minimum of "
-            f"{decision.min_amount_out} {token_out.symbol} ({landing.slippage_bps} bps slippage)"
+            f"{decision.min_amount_out} {token_out.symbol} ({landing.slippage_bps} bps slippage)",
+            amount_out,
         )
     return amount_out, after
 

@@ -3,7 +3,8 @@
 Every write is one statement that compare-and-sets (status, seq) and appends the events of the steps it
 takes, followed by a publish of each event: routing, building and submitted are one such write, as they
 follow each other with nothing in between. A worker that loses a compare-and-set stops: another one holds
-the order.
+the order. A limit order whose swap misses its price when it lands goes back to `open` (submitted -> open,
+a compare-and-set too) and waits for its trigger again; any other order fails SLIPPAGE_EXCEEDED.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from orders_shared.status import TERMINAL, Status
 from orders_venues.tokens import Token, find_token
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
-from orders_worker.landing import Lander, Landing
+from orders_worker.landing import Lander, Landing, PriceMissed, executed_price
 from orders_worker.resources import Resources
 from orders_worker.route_finder import RouteFinder
 
@@ -182,19 +183,24 @@ class Pipeline:
         if landed is None:
             # The transaction travels to the chain (and may be lost on the way: a retryable failure).
             await asyncio.gather(*(self.res.latency.send(leg.venue) for leg in decision.legs))
-        event = await self.lander.land(
-            Landing(
-                order_id=order.id,
-                held_seq=held.seq,
-                amount_in=order.amount_in,
-                slippage_bps=order.slippage_bps,
-                decision=decision,
-                token_in=token_in,
-                token_out=token_out,
-                signature=signature,
-                landed=landed,
-            )
+        landing = Landing(
+            order_id=order.id,
+            held_seq=held.seq,
+            amount_in=order.amount_in,
+            slippage_bps=order.slippage_bps,
+            decision=decision,
+            token_in=token_in,
+            token_out=token_out,
+            signature=signature,
+            landed=landed,
         )
+        try:
+            event = await self.lander.land(landing)
+        except PriceMissed as missed:
+            if order.type != "limit" or order.limit_price is None:
+                raise
+            await self._reopen(order, held, missed)
+            return
         if event is None:
             log.info("order_taken_by_another_worker", wanted=Status.CONFIRMED.value)
             return
@@ -208,6 +214,20 @@ class Pipeline:
             "order_confirmed", amount_out=str(event.amount_out), executed_price=str(event.executed_price)
         )
         # Announced by the lander, with the other `confirmed` events of its batch.
+
+    async def _reopen(self, order: OrderRow, held: Held, missed: PriceMissed) -> None:
+        """The limit order's swap no longer pays its price: back to `open` (its swap never landed), to
+        wait for its trigger again, with the price it would have paid."""
+        detail: dict[str, Any] = {"limitPrice": order.limit_price}
+        if missed.amount_out is not None:
+            detail["missedPrice"] = executed_price(order.amount_in, missed.amount_out)
+        async with self.res.db.connection() as conn:
+            event = await self._advance(conn, order.id, held, Status.OPEN, detail, route=None, tx_hash=None)
+        if event is None:
+            log.info("order_taken_by_another_worker", wanted=Status.OPEN.value)
+            return
+        log.info("limit_order_missed_price", missed_price=str(detail.get("missedPrice")), error=str(missed))
+        await self._announce([event])
 
     async def fail(self, order_id: uuid.UUID, code: str, reason: str, *, attempt: int) -> OrderEvent | None:
         """Move the order to `failed` with the reason, from wherever it is now."""

@@ -231,9 +231,13 @@ WITH input AS (
 ){pooled}
 SELECT id, last_seq, updated_at, attempt FROM moved
 """
-_POOLED = """, pooled AS (
+POOLS_CHANGED = "orders_pools_changed"
+# The pools write also tells every listener (the pair's limit trigger) which pair changed: pg_notify in the
+# same transaction, so the notice arrives once the new pools are committed, and never for a rolled-back one.
+_POOLED = f""", pooled AS (
     UPDATE pools SET state = %(pools_after)s, synced_at = %(synced_at)s, version = version + 1
     WHERE pair = %(pair)s AND EXISTS (SELECT FROM moved)
+    RETURNING pg_notify('{POOLS_CHANGED}', pair)
 )"""
 _CONFIRM_ONLY = _CONFIRM.format(pooled="")
 _CONFIRM_AND_SWAP = _CONFIRM.format(pooled=_POOLED)
@@ -283,6 +287,20 @@ async def confirm(
 # The limit-order trigger. Each pair has one evaluator across the workers: the holder of this session lock,
 # taken on a connection the evaluator keeps; when the holder dies its connection closes and the lock frees.
 _TRY_LEASE = "SELECT pg_try_advisory_lock(hashtext(%(key)s))"
+
+
+async def listen_pools(conn: Conn) -> None:
+    """Have ``conn`` receive a notice (its payload: the pair) whenever a pair's pools row changes."""
+    await conn.execute(f"LISTEN {POOLS_CHANGED}")
+
+
+_TRADED_PAIRS = "SELECT pair FROM pools ORDER BY pair"
+
+
+async def traded_pairs(conn: Conn) -> list[str]:
+    """Every pair that has pools, as `BASE/QUOTE`: the pairs the trigger evaluates (launches add some)."""
+    cur = await conn.execute(_TRADED_PAIRS, prepare=True)
+    return [pair for (pair,) in await cur.fetchall()]
 
 
 async def try_lease(conn: Conn, key: str) -> bool:
