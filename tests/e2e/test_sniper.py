@@ -130,3 +130,22 @@ async def test_launching_takes_an_admin_key(secured: Stack) -> None:
     assert (launch["price"], launch["liquidity"]) == ("0.001", "100")
     assert again.status_code == 409
     assert [e["symbol"] for e in listed.json()["launches"]] == ["ADMINA"]
+
+
+async def test_a_limit_order_on_a_launched_pair_fires_once_the_pool_pays(stack: Stack) -> None:
+    _admin(stack, "launch", "LIMITB", "--decimals", "6", "--price", "0.0001", "--liquidity", "500")
+    async with httpx.AsyncClient(base_url=stack.api) as client:
+        # The pool opened at 10,000 LIMITB per SOL: half that is paid at once, twice that never.
+        filled = await _order(client, type="limit", tokenOut="LIMITB", amountIn="1", limitPrice="5000")
+        waiting = await _order(client, type="limit", tokenOut="LIMITB", amountIn="1", limitPrice="20000")
+        assert filled.status_code == 202, filled.text
+        assert waiting.status_code == 202, waiting.text
+        frames, code = await follow(stack.ws, filled.json()["orderId"], within=30)
+        assert _statuses(frames)[-1] == "confirmed"
+        detail = (await client.get(f"/api/orders/{filled.json()['orderId']}")).json()
+        assert Decimal(detail["executedPrice"]) >= Decimal(5000)
+        open_one = (await client.get(f"/api/orders/{waiting.json()['orderId']}")).json()
+        assert open_one["status"] == "open"
+        assert Decimal(open_one["currentPrice"]) < Decimal(20000)
+        cancelled = await client.delete(f"/api/orders/{waiting.json()['orderId']}")
+    assert cancelled.json()["status"] == "cancelled"

@@ -170,13 +170,13 @@ def test_max_price_is_for_sniper_orders_only() -> None:
     assert refused.value.field == "maxPrice"
 
 
-def test_a_limit_order_on_a_launched_pair_is_refused_as_the_trigger_does_not_watch_it() -> None:
+def test_a_limit_order_on_an_open_launched_pair_is_accepted_as_the_trigger_watches_every_pool() -> None:
     learn(_plan("UNITG", now=datetime.now(UTC)))  # open now
     body = {"tokenIn": "SOL", "tokenOut": "UNITG", "amountIn": "1"}
     assert validate(OrderRequest.model_validate(body), 50).side.pair == "UNITG/SOL"  # a market order trades
-    with pytest.raises(InvalidOrder) as refused:
-        validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
-    assert refused.value.field == "tokenOut"
+    limit = validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
+    assert limit.side.pair == "UNITG/SOL"
+    assert limit.limit is not None and limit.limit.limit_price == 9000
 
 
 def test_a_worker_s_next_launch_pass_comes_as_a_known_pool_opens() -> None:

@@ -117,9 +117,6 @@ def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
         raise InvalidOrder("maxPrice", "only a sniper order has a maxPrice")
     slippage = request.slippage_bps if request.slippage_bps is not None else default_slippage_bps
     if request.type == "limit":
-        if opening is not None:
-            # The trigger evaluates the seeded pairs: a limit order here would wait and never fire.
-            raise InvalidOrder("tokenOut", f"limit orders trade the seeded pairs only, not {side.pair} (yet)")
         return ValidOrder(token_in, token_out, amount, slippage, side, _limit_terms(request))
     if request.limit_price is not None:
         raise InvalidOrder("limitPrice", "only a limit order has a limit price")
