@@ -140,7 +140,7 @@ async def test_a_limit_order_on_a_launched_pair_fires_once_the_pool_pays(stack: 
         waiting = await _order(client, type="limit", tokenOut="LIMITB", amountIn="1", limitPrice="20000")
         assert filled.status_code == 202, filled.text
         assert waiting.status_code == 202, waiting.text
-        frames, code = await follow(stack.ws, filled.json()["orderId"], within=30)
+        frames, _ = await follow(stack.ws, filled.json()["orderId"], within=30)
         assert _statuses(frames)[-1] == "confirmed"
         detail = (await client.get(f"/api/orders/{filled.json()['orderId']}")).json()
         assert Decimal(detail["executedPrice"]) >= Decimal(5000)

@@ -176,7 +176,8 @@ def test_a_limit_order_on_an_open_launched_pair_is_accepted_as_the_trigger_watch
     assert validate(OrderRequest.model_validate(body), 50).side.pair == "UNITG/SOL"  # a market order trades
     limit = validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
     assert limit.side.pair == "UNITG/SOL"
-    assert limit.limit is not None and limit.limit.limit_price == 9000
+    assert limit.limit is not None
+    assert limit.limit.limit_price == 9000
 
 
 def test_a_worker_s_next_launch_pass_comes_as_a_known_pool_opens() -> None:
