@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.client.cli_runs import BIN
+from tests.client.cli_runs import run as _run
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e]
-
-BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(args: list[str], stack: Stack, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ORDERS_API_URL": stack.api,
-        "ORDERS_WS_URL": stack.ws,
-        "COLUMNS": "160",
-        "NO_COLOR": "1",
-    }
-    env.pop("ORDERS_API_KEY", None)
-    return subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def test_submit_follow_then_get_and_list(open_api: Stack) -> None:
