@@ -18,7 +18,7 @@ def parse_expiry(text: str, *, now: datetime | None = None) -> datetime:
         count, unit = duration.groups()
         if int(count) == 0:
             raise ValueError(f"{text!r}: a duration must be more than zero")
-        start = now if now is not None else datetime.now(UTC)
+        start = now if now is not None else datetime.now(UTC).replace(microsecond=0)
         return (start + timedelta(**{_UNITS[unit]: int(count)})).astimezone(UTC)
     try:
         moment = datetime.fromisoformat(value)

@@ -134,7 +134,9 @@ async def _follow(client: OrdersClient, console: Console, order_id: str, after_s
     task = progress.add_task("waiting", total=len(display.steps_of(events)))
 
     def view() -> Group:
-        return Group(Text(title, style="bold"), display.timeline(events), progress)
+        unfilled = bool(events) and events[-1].terminal and events[-1].status != "confirmed"
+        # An order that ended without filling has no progress left to show: its timeline says how it ended.
+        return Group(Text(title, style="bold"), display.timeline(events), *([] if unfilled else [progress]))
 
     with Live(view(), console=console, refresh_per_second=12) as live:
         async for event in client.follow(order_id, after_seq=after_seq):
