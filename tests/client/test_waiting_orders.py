@@ -169,7 +169,7 @@ def test_cli_list_filters_by_status(open_api: Stack) -> None:
     orders("cancel", order_id, stack=open_api)
 
 
-@pytest.mark.list_type
+@pytest.mark.reads
 def test_cli_list_filters_by_type(open_api: Stack) -> None:
     limit_id = orders_json("limit", "SOL", "USDC", "0.5", "--price", NEVER, stack=open_api)["orderId"]
     market_id = orders_json("submit", "USDC", "SOL", "10", stack=open_api)["orderId"]
@@ -183,3 +183,19 @@ def test_cli_list_filters_by_type(open_api: Stack) -> None:
     assert {o["type"] for o in limits} == {"limit"}
     assert market_id in [o["orderId"] for o in markets]
     assert {o["type"] for o in markets} == {"market"}
+
+
+@pytest.mark.reads
+async def test_an_open_limit_order_says_what_the_best_route_pays_and_why_it_waits(
+    client: OrdersClient, open_api: Stack
+) -> None:
+    accepted = await client.limit("SOL", "USDC", "0.5", price=NEVER)
+    try:
+        order = await client.get(accepted.order_id)
+        assert order.current_price is not None
+        assert Decimal(0) < order.current_price < Decimal(NEVER)
+        assert order.waiting_reason
+        shown = orders("get", accepted.order_id, stack=open_api)
+        assert f"waiting: {order.waiting_reason}" in " ".join(shown.stdout.split())
+    finally:
+        await client.cancel(accepted.order_id)
