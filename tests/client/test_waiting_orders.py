@@ -12,7 +12,15 @@ import pytest
 import pytest_asyncio
 
 from orders_client import ApiError, OrderEvent, OrdersClient
+from orders_shared.amqp import connect, publish
+from orders_shared.auth import ANONYMOUS
+from orders_shared.contracts import ExecuteOrder
+from orders_shared.db import Database
+from orders_shared.repository import leave_open
+from orders_shared.status import Status
+from orders_shared.topology import EXECUTE_KEY, declare
 from tests.client.cli_runs import orders, orders_json
+from tests.support.orders import open_limit_order
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e]  # async tests run on the session loop (asyncio_default_test_loop_scope)
@@ -201,3 +209,30 @@ async def test_an_open_limit_order_says_what_the_best_route_pays_and_why_it_wait
         assert "waiting: " in shown.stdout
     finally:
         await client.cancel(accepted.order_id)
+
+
+@pytest.mark.trigger
+async def test_cli_follow_shows_a_missed_price_back_to_open_then_the_expiry(open_api: Stack) -> None:
+    # Fired as the trigger fires one, at a price no pool pays when its swap lands (as the anonymous client
+    # of the open api, whose orders the CLI reads): the swap misses, the order waits open again, expires.
+    async with Database(open_api.env["DATABASE_URL"], size=1, application_name="client-tests") as db:
+        order_id = await open_limit_order(db, ANONYMOUS, NEVER, timedelta(seconds=3))
+        async with db.connection() as conn:
+            fired = await leave_open(conn, order_id, Status.ROUTING, attempt=1)
+    assert fired is not None
+    connection = await connect(open_api.env["AMQP_URL"], name="client-tests")
+    try:
+        topology = await declare(await connection.channel(publisher_confirms=True))
+        await publish(topology.orders, EXECUTE_KEY, ExecuteOrder(order_id=order_id, attempt=1, seen_seq=3))
+    finally:
+        await connection.close()
+
+    followed = await asyncio.to_thread(orders, "follow", str(order_id), stack=open_api, timeout=30)
+    assert followed.returncode == 3, followed.stdout + followed.stderr
+    text = " ".join(followed.stdout.split())
+    assert "✔ submitted" in text
+    assert "↺ open" in text
+    assert "missed its price: the swap would pay" in text
+    assert "limit 1,000,000; waiting again" in text
+    assert "■ expired" in text
+    assert "expired: it never filled" in text
