@@ -38,16 +38,18 @@ async def client(open_api: Stack) -> AsyncIterator[OrdersClient]:
 async def test_snipe_waits_open_with_its_terms_and_cancel_ends_it(client: OrdersClient) -> None:
     mint = _unlaunched_mint()
     accepted = await client.snipe("SOL", mint, "0.5", slippage_bps=500, max_price="0.0002")
+    try:
+        order = await client.get(accepted.order_id)
+    finally:
+        cancelled = await client.cancel(accepted.order_id)  # nothing left waiting, whatever fails below
 
-    order = await client.get(accepted.order_id)
     assert (order.type, order.status) == ("sniper", "open")
-    assert order.max_price == Decimal("0.0002")
-    assert order.slippage_bps == 500
-    assert order.expires_at is not None
     assert order.token_out == mint
+    assert order.slippage_bps == 500
+    assert order.max_price == Decimal("0.0002")
+    assert order.expires_at is not None
     assert order.waiting_reason  # "no pool trades … for SOL yet"
 
-    cancelled = await client.cancel(accepted.order_id)
     assert cancelled.status == "cancelled"
     async with asyncio.timeout(10):
         events = await client.wait(accepted.order_id)
@@ -71,16 +73,17 @@ def test_cli_snipe_is_listed_by_type_then_cancelled(open_api: Stack) -> None:
     assert "snipe, max price 0.0002 accepted:" in placed.stdout
     order_id = placed.stdout.split("accepted:")[1].split()[0]
 
-    got = orders("get", order_id, stack=open_api)
+    try:
+        got = orders("get", order_id, stack=open_api)
+        listed = orders_json("list", "--type", "sniper", "--status", "open", stack=open_api)["orders"]
+    finally:
+        cancelled = orders("cancel", order_id, stack=open_api)
+
     assert got.returncode == 0, got.stderr
     assert "sniper" in got.stdout
     assert "max price 0.0002 SOL per" in got.stdout
-
-    listed = orders_json("list", "--type", "sniper", "--status", "open", stack=open_api)["orders"]
     assert order_id in [o["orderId"] for o in listed]
     assert {(o["type"], o["status"]) for o in listed} == {("sniper", "open")}
-
-    cancelled = orders("cancel", order_id, stack=open_api)
     assert cancelled.returncode == 0, cancelled.stderr
     assert "cancelled before it fired" in cancelled.stdout
 
