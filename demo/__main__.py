@@ -100,16 +100,16 @@ async def _limit_orders(client: OrdersClient, board: Board) -> None:
         token_out,
         LIMIT_AMOUNT,
         limit_price=_price(pays * (1 + LIMIT_ABOVE)),
-        role=f"the best route pays {show.significant(pays)} now: it waits open until the market moves",
+        role=f"placed when the best route paid {show.significant(pays)}; waits open until the market moves",
     )
     cancelled = Row(
         token_in,
         token_out,
         CANCELLED_AMOUNT,
         limit_price=_price(pays * 2),
-        role="far above the market: cancelled once it is open",
+        role="far above the market; cancelled once it is open",
     )
-    push = Row(*PUSH, role="a large buy of SOL: lifts the pools across the first limit order's price")
+    push = Row(*PUSH, role="a large buy of SOL, to lift the pools across the first limit order's price")
     board.rows += [fills, cancelled]
     opened = (asyncio.Event(), asyncio.Event())
     async with asyncio.TaskGroup() as group:
