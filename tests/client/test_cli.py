@@ -50,12 +50,13 @@ def test_refused_input_exits_2_naming_the_field(open_api: Stack) -> None:
 
 def test_demo_shows_five_orders_confirm_a_limit_order_fill_and_one_cancelled(open_api: Stack) -> None:
     demo = _run([sys.executable, "-m", "demo", "--api", open_api.api, "--ws", open_api.ws], open_api)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "routing decisions" in demo.stdout
-    assert "5/5 confirmed" in demo.stdout
-    assert demo.stdout.count("confirmed") >= 8
+    shown = demo.stdout + demo.stderr
+    assert demo.returncode == 0, shown
+    assert "routing decisions" in demo.stdout, shown
+    assert "5/5 confirmed" in demo.stdout, shown
+    assert demo.stdout.count("confirmed") >= 8, shown
     # The limit order waited until the large buy moved the pools across its price, then filled.
-    assert "limit order filled:" in demo.stdout
-    assert "after the buy landed" in demo.stdout
-    assert "limit order cancelled while open" in demo.stdout
-    assert "cancelled" in demo.stdout.split("limit order filled:")[0]  # its row on the board
+    assert "limit order filled:" in demo.stdout, shown
+    assert "after the buy landed" in demo.stdout, shown
+    assert "limit order cancelled while open" in demo.stdout, shown
+    assert "cancelled" in demo.stdout.split("limit order filled:")[0], shown  # its row on the board
