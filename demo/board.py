@@ -1,9 +1,12 @@
-"""The demo's live board: one row per order, the routing decisions underneath, redrawn as events arrive."""
+"""The demo's live board: one row per order, the routing decisions underneath, redrawn as events arrive.
+
+Rows may be added while it is shown (the limit orders come after the five market orders)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from rich.console import Group, RenderableType
@@ -23,6 +26,8 @@ class Row:
     token_in: str
     token_out: str
     amount_in: Decimal
+    limit_price: Decimal | None = None  # a limit order: TOKEN_OUT per TOKEN_IN, fees included
+    role: str = ""  # what the row is for in the demo, shown under the table
     order_id: str | None = None
     status: str = "submitting"
     quotes: list[VenueQuote] = field(default_factory=list)
@@ -31,6 +36,9 @@ class Row:
     executed_price: Decimal | None = None
     amount_out: Decimal | None = None
     error: str | None = None
+    missed: str | None = None
+    fired_at: datetime | None = None  # when a limit order left `open` for `routing` (the engine's clock)
+    ended_at: datetime | None = None
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -40,12 +48,25 @@ class Row:
         return f"{self.token_in} → {self.token_out}"
 
     @property
+    def label(self) -> str:
+        """`3000 SOL→USDC`, and `limit 152.31` for a limit order."""
+        text = f"{show.amount(self.amount_in)} {self.token_in}→{self.token_out}"
+        return text if self.limit_price is None else f"{text} limit {show.significant(self.limit_price)}"
+
+    @property
+    def ended(self) -> bool:
+        """Whether it has reached an end (or the demo gave up on it)."""
+        return self.finished is not None
+
+    @property
     def elapsed(self) -> float:
         """Seconds since it was submitted, frozen when it ends."""
         return (self.finished or time.monotonic()) - self.started
 
     def apply(self, event: OrderEvent) -> None:
         """Take what an event says."""
+        if event.status == "routing" and self.status in ("open", "open again"):
+            self.fired_at = event.at
         self.status = event.status
         if event.quotes:
             self.quotes = event.quotes
@@ -59,8 +80,13 @@ class Row:
             self.amount_out = event.amount_out
         if event.error:
             self.error = f"{event.error_code}: {event.error}"
+        if event.missed:
+            self.status = "open again"
+            self.missed = (
+                f"missed its price: {show.amount(event.missed_price)} < {show.amount(event.limit_price)}"
+            )
         if event.terminal:
-            self.finished = time.monotonic()
+            self.finished, self.ended_at = time.monotonic(), event.at
 
     def decision(self) -> str | None:
         """Why the router chose what it chose: both quotes, the choice, and what it gains."""
@@ -89,6 +115,7 @@ class Board:
 
     rows: list[Row]
     title: str = "5 concurrent orders"
+    notes: list[str] = field(default_factory=list)
 
     def __rich__(self) -> RenderableType:
         table = Table(title=self.title, title_justify="left", header_style="bold", padding=(0, 1))
@@ -104,7 +131,7 @@ class Board:
         for n, row in enumerate(self.rows, 1):
             table.add_row(
                 str(n),
-                f"{show.amount(row.amount_in)} {row.token_in}→{row.token_out}",
+                row.label,
                 show.status(row.status),
                 show.route_short(row.dex_chosen, row.route),
                 *(show.significant(show.quote_of(row.quotes, venue)) for venue in VENUES),
@@ -115,20 +142,26 @@ class Board:
         table.caption = "raydium, meteora: each venue's quote for the whole order, in the token bought"
         lines = [Text("routing decisions", style="bold")]
         for n, row in enumerate(self.rows, 1):
+            if row.role:
+                lines.append(Text(f"#{n} {row.label}: {row.role}", style="yellow"))
             decided = row.decision()
             if decided:
                 lines.append(Text(f"#{n} {show.amount(row.amount_in)} {row.pair}: {decided}"))
+            if row.missed:
+                lines.append(Text(f"#{n} {row.missed}; waiting again", style="yellow"))
             if row.error:
                 lines.append(Text(f"#{n} {row.status}: {row.error}", style="red"))
+        lines.extend(Text(note) for note in self.notes)
         return Group(table, *lines)
 
-    def summary(self) -> str:
-        """The last line: how many confirmed, how fast, on which venues."""
-        confirmed = [r for r in self.rows if r.status == "confirmed"]
+    def summary(self, rows: list[Row] | None = None) -> str:
+        """How many of ``rows`` (default: all) confirmed, how fast, on which venues."""
+        rows = self.rows if rows is None else rows
+        confirmed = [r for r in rows if r.status == "confirmed"]
         venues: dict[str, int] = {}
         for row in confirmed:
             key = row.dex_chosen or "?"
             venues[key] = venues.get(key, 0) + 1
         spread = ", ".join(f"{venue} {count}" for venue, count in sorted(venues.items()))
-        slowest = max((r.elapsed for r in self.rows), default=0.0)
-        return f"{len(confirmed)}/{len(self.rows)} confirmed in {slowest:.1f} s ({spread or 'none'})"
+        slowest = max((r.elapsed for r in rows), default=0.0)
+        return f"{len(confirmed)}/{len(rows)} confirmed in {slowest:.1f} s ({spread or 'none'})"

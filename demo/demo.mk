@@ -1,6 +1,7 @@
 # demo.mk: the demo and what the page's and Postman's tests need, included by the top-level Makefile.
 #
-#   make demo                5 concurrent orders on a live terminal board (against `make dev`, or a stack of
+#   make demo                5 concurrent orders on a live terminal board, then a limit order that fills as a
+#                            large buy moves the market and one cancelled (against `make dev`, or a stack of
 #                            its own when nothing answers; DEMO_ARGS="--start" always starts its own)
 #   make browser-test-deps   Debian's chromium for tests/browser (apt-get; does nothing when installed)
 #   make newman-deps         newman from docs/newman/package-lock.json, for tests/docs/test_postman.py
@@ -15,7 +16,7 @@ NEWMAN_DIR := docs/newman
 
 .PHONY: demo browser-test-deps newman-deps asyncapi
 
-demo: install ## Five concurrent orders, live in the terminal (DEMO_ARGS="--api URL --ws URL" or "--start")
+demo: install ## Five concurrent orders, then a limit order filling and one cancelled, live in the terminal (DEMO_ARGS="--api URL --ws URL" or "--start")
 	$(PY) -m demo $(DEMO_ARGS)
 
 browser-test-deps: ## Debian's Chromium for the browser test (once; needs apt)

@@ -3,7 +3,8 @@
     python -m docs.asyncapi > docs/asyncapi.yaml
 
 The WebSocket protocol (the notifier's frames and the `subscribe` message) and the RabbitMQ messages
-(`ExecuteOrders` and `ExecuteOrder` on `orders`, `OrderEvent` on `order.events`) take their schemas from
+(`ExecuteOrders` and `ExecuteOrder` on `orders`, `OrderEvent` on `order.events`, `TokenLaunched` on
+`market.events`) take their schemas from
 `orders_shared.contracts` and `orders_notifier.protocol`; `tests/docs/test_asyncapi.py` fails when the
 committed file is not what this prints.
 """
@@ -20,8 +21,8 @@ from pydantic.json_schema import models_json_schema
 
 from orders_notifier.protocol import NORMAL, POLICY_VIOLATION, TRY_AGAIN_LATER, Subscribe
 from orders_shared import topology
-from orders_shared.contracts import ExecuteOrder, ExecuteOrders, OrderEvent
-from orders_shared.status import Status
+from orders_shared.contracts import ExecuteOrder, ExecuteOrders, OrderEvent, TokenLaunched
+from orders_shared.status import TERMINAL, Status
 
 Json = dict[str, Any]
 SCHEMAS = "#/components/schemas/"
@@ -54,6 +55,38 @@ def _wire(node: Any) -> Any:
     return out
 
 
+# What each status means to a client; the Status schema carries it (the enum itself is the model's).
+STATUS_MEANING = {
+    Status.PENDING: "stored and accepted",
+    Status.OPEN: (
+        "a limit or sniper order waiting for its trigger (not an end); a fired limit order whose swap no "
+        "longer pays its minAmountOut when it lands comes back to `open` from `submitted`, with "
+        "`missedPrice` and `limitPrice`, and waits again until it fills or expires"
+    ),
+    Status.ROUTING: "quoting the venues (a fired limit order routes twice: its trigger, then the attempt)",
+    Status.BUILDING: "the route is chosen and the transaction built",
+    Status.SUBMITTED: "the transaction is sent",
+    Status.CONFIRMED: "the swap landed (an end)",
+    Status.FAILED: "the order failed, with errorCode and error (an end)",
+    Status.CANCELLED: "its client cancelled it while it was `open` (an end)",
+    Status.EXPIRED: "it was still `open` at its expiresAt (an end)",
+}
+# Event fields whose meaning the models leave unsaid. The schema stays the model's (a decimal string).
+EVENT_FIELD_MEANING = {
+    "missedPrice": (
+        "On `open` after `submitted`: the average price the fired limit order's swap would have paid "
+        "when it landed, tokenOut per tokenIn, below its limit"
+    ),
+    "limitPrice": "On `open` after `submitted`: the order's limit price, tokenOut per tokenIn",
+}
+
+
+def _ends() -> str:
+    """`confirmed`, `failed`, `cancelled` or `expired`: the statuses that end an order, in table order."""
+    ends = [f"`{s.value}`" for s in Status if s in TERMINAL]
+    return ", ".join(ends[:-1]) + " or " + ends[-1]
+
+
 def schemas() -> Json:
     """Every payload schema, from the models; OrderEventFrame is an OrderEvent as a WebSocket gets it."""
     _, top = models_json_schema(
@@ -61,11 +94,18 @@ def schemas() -> Json:
             (ExecuteOrder, "serialization"),
             (ExecuteOrders, "serialization"),
             (OrderEvent, "serialization"),
+            (TokenLaunched, "serialization"),
             (Subscribe, "validation"),
         ],
         ref_template=SCHEMAS + "{model}",
     )
     found: Json = _wire(top["$defs"])
+    found["Status"]["description"] = "The life of an order. " + "; ".join(
+        f"`{status.value}`: {meaning}" for status, meaning in STATUS_MEANING.items()
+    )
+    fields = found["OrderEvent"]["properties"]
+    for name, meaning in EVENT_FIELD_MEANING.items():
+        fields[name] = {**fields.get(name, {"type": "string"}), "description": meaning}
     frame = deepcopy(found["OrderEvent"])
     del frame["properties"]["v"]  # OrderEvent.frame() leaves the version out
     frame["description"] = (
@@ -122,6 +162,23 @@ EXAMPLE_EVENT = {
     "route": [{"venue": "raydium", "percent": 100, "amountIn": "1.5", "expectedAmountOut": "231.048755"}],
     "minAmountOut": "229.893511",
 }
+# A fired limit order whose swap paid less than its limit when it landed: back to open, waiting again.
+EXAMPLE_MISSED = {
+    "orderId": "5b0e6f0c-7c1e-4d2a-9f3b-2e8d1a6c4b90",
+    "seq": 7,
+    "status": "open",
+    "at": "2026-11-30T08:12:03.481022Z",
+    "attempt": 1,
+    "missedPrice": "151.93",
+    "limitPrice": "152",
+}
+EXAMPLE_CANCELLED = {
+    "orderId": "5b0e6f0c-7c1e-4d2a-9f3b-2e8d1a6c4b90",
+    "seq": 8,
+    "status": "cancelled",
+    "at": "2026-11-30T08:12:40.007311Z",
+    "attempt": 1,
+}
 
 
 def _exchange(name: str, kind: str) -> Json:
@@ -144,10 +201,11 @@ def document() -> Json:
             "version": "0.1.0",
             "description": (
                 "Every step of a market order (pending → routing → building → submitted → confirmed, or "
-                "failed; a limit order waits open first, and may end cancelled or expired instead) as the "
+                "failed; a limit or sniper order waits open first, and may end cancelled or expired "
+                "instead; a fired limit order that missed its price goes back from submitted to open) as the "
                 "notifier streams it over a WebSocket, and the RabbitMQ messages between "
-                "the api, the workers and the notifiers. Generated by `python -m docs.asyncapi` from the "
-                "pydantic models the services use."
+                "the api, the workers and the notifiers, token launches included. Generated by "
+                "`python -m docs.asyncapi` from the pydantic models the services use."
             ),
         },
         "defaultContentType": "application/json",
@@ -176,7 +234,9 @@ def document() -> Json:
                 "description": (
                     "`?orderId=<id>[&afterSeq=n]` follows one order: `ws_connected`, then every event "
                     "after `afterSeq` (the whole history first for a late subscriber), each seq once and "
-                    f"in order, then close {NORMAL} after `confirmed` or `failed`. Without `orderId`, "
+                    f"in order, then close {NORMAL} after {_ends()}. `open` is no end: a limit or "
+                    "sniper order's socket stays open while it waits, and a limit order may come back to "
+                    "`open` after `submitted` (with `missedPrice`). Without `orderId`, "
                     "send `subscribe` to follow many orders on one socket. A client too slow to read is "
                     f"closed with {TRY_AGAIN_LATER} and resumes with `afterSeq`, losing nothing."
                 ),
@@ -256,6 +316,25 @@ def document() -> Json:
                     }
                 },
             },
+            "marketLaunches": {
+                "address": topology.LAUNCH_KEY,
+                "title": f"Launches: topic exchange {topology.MARKET_EXCHANGE}",
+                "description": (
+                    "A token launch, announced after it commits (Postgres holds the record: `tokens` and "
+                    "the new `pools` row with `opens_at`). Each api replica binds an exclusive queue of "
+                    "its own, so each learns the token at once; one that missed it reads `tokens` on a "
+                    "miss. Sniper orders for the token fire in the first pair turn after `opensAt`."
+                ),
+                "servers": [_ref("#/servers/rabbitmq")],
+                "messages": {"tokenLaunched": _ref("#/components/messages/TokenLaunched")},
+                "bindings": {
+                    "amqp": {
+                        "is": "routingKey",
+                        "exchange": _exchange(topology.MARKET_EXCHANGE, "topic"),
+                        "bindingVersion": AMQP_BINDING,
+                    }
+                },
+            },
         },
         "operations": {
             "streamOrderEvents": {
@@ -315,6 +394,20 @@ def document() -> Json:
                 "messages": [_ref("#/channels/orderEvents/messages/orderEvent")],
                 "bindings": {"amqp": ACK},
             },
+            "publishTokenLaunched": {
+                "action": "send",
+                "title": "A launch is announced (POST /api/admin/launches, orders-admin, seeded schedule)",
+                "channel": _ref("#/channels/marketLaunches"),
+                "messages": [_ref("#/channels/marketLaunches/messages/tokenLaunched")],
+                "bindings": {"amqp": PERSISTENT},
+            },
+            "consumeTokenLaunched": {
+                "action": "receive",
+                "title": "Each api replica learns the launched token",
+                "channel": _ref("#/channels/marketLaunches"),
+                "messages": [_ref("#/channels/marketLaunches/messages/tokenLaunched")],
+                "bindings": {"amqp": {"ack": False, "bindingVersion": AMQP_BINDING}},
+            },
         },
         "components": {
             "schemas": schemas(),
@@ -327,7 +420,11 @@ def document() -> Json:
                     "Order event",
                     "One step of an order; seq 1, 2, 3… with no gaps and no repeats.",
                     "OrderEventFrame",
-                    examples=[{"name": "building", "payload": EXAMPLE_EVENT}],
+                    examples=[
+                        {"name": "building", "payload": EXAMPLE_EVENT},
+                        {"name": "open again: a limit order missed its price", "payload": EXAMPLE_MISSED},
+                        {"name": "cancelled (then close 1000)", "payload": EXAMPLE_CANCELLED},
+                    ],
                 ),
                 "StreamError": _message("error", "Error", "A refusal.", "StreamError"),
                 "Subscribe": _message(
@@ -371,6 +468,13 @@ def document() -> Json:
                     "One committed step of an order, as stored in order_events.",
                     "OrderEvent",
                     bindings={"amqp": {"messageType": "OrderEvent", "bindingVersion": AMQP_BINDING}},
+                ),
+                "TokenLaunched": _message(
+                    "TokenLaunched",
+                    "Token launched",
+                    "A new token and its pair's pool, open from opensAt; price is quote per token at open.",
+                    "TokenLaunched",
+                    bindings={"amqp": {"messageType": "TokenLaunched", "bindingVersion": AMQP_BINDING}},
                 ),
             },
             "securitySchemes": {

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.client.cli_runs import BIN
+from tests.client.cli_runs import run as _run
 from tests.support.services import Stack
 
 pytestmark = [pytest.mark.e2e]
-
-BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(args: list[str], stack: Stack, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ORDERS_API_URL": stack.api,
-        "ORDERS_WS_URL": stack.ws,
-        "COLUMNS": "160",
-        "NO_COLOR": "1",
-    }
-    env.pop("ORDERS_API_KEY", None)
-    return subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 def test_submit_follow_then_get_and_list(open_api: Stack) -> None:
@@ -64,9 +48,15 @@ def test_refused_input_exits_2_naming_the_field(open_api: Stack) -> None:
     assert "amountIn" in refused.stderr
 
 
-def test_demo_shows_five_orders_confirm_and_exits_0(open_api: Stack) -> None:
+def test_demo_shows_five_orders_confirm_a_limit_order_fill_and_one_cancelled(open_api: Stack) -> None:
     demo = _run([sys.executable, "-m", "demo", "--api", open_api.api, "--ws", open_api.ws], open_api)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "routing decisions" in demo.stdout
-    assert "5/5 confirmed" in demo.stdout
-    assert demo.stdout.count("confirmed") >= 6
+    shown = demo.stdout + demo.stderr
+    assert demo.returncode == 0, shown
+    assert "routing decisions" in demo.stdout, shown
+    assert "5/5 confirmed" in demo.stdout, shown
+    assert demo.stdout.count("confirmed") >= 8, shown
+    # The limit order waited until the large buy moved the pools across its price, then filled.
+    assert "limit order filled:" in demo.stdout, shown
+    assert "after the buy landed" in demo.stdout, shown
+    assert "limit order cancelled while open" in demo.stdout, shown
+    assert "cancelled" in demo.stdout.split("limit order filled:")[0], shown  # its row on the board

@@ -7,6 +7,7 @@ import builtins
 import json
 import os
 from collections.abc import AsyncIterator
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -18,6 +19,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from orders_client._errors import ApiError, StreamError
+from orders_client._expiry import rfc3339
 from orders_client._models import Accepted, Order, OrderEvent, OrderPage, QuoteResult
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -86,6 +88,11 @@ class OrdersClient:
             raise ApiError.from_response(response.status_code, body, response.text)
         return response, body
 
+    async def _place(self, body: dict[str, Any], idempotency_key: str | None) -> Accepted:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response, data = await self._call("POST", "/api/orders/execute", json=body, headers=headers)
+        return Accepted.from_json(data, replayed=response.status_code == 200)
+
     async def submit(
         self,
         token_in: str,
@@ -96,17 +103,57 @@ class OrdersClient:
         idempotency_key: str | None = None,
     ) -> Accepted:
         """Submit a market order; with ``idempotency_key`` a repeat returns the first order (``replayed``)."""
-        body: dict[str, Any] = {
-            "tokenIn": token_in,
-            "tokenOut": token_out,
-            "amountIn": str(amount_in),
-            "type": "market",
-        }
+        body = _order_body("market", token_in, token_out, amount_in)
         if slippage_bps is not None:
             body["slippageBps"] = slippage_bps
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        response, data = await self._call("POST", "/api/orders/execute", json=body, headers=headers)
-        return Accepted.from_json(data, replayed=response.status_code == 200)
+        return await self._place(body, idempotency_key)
+
+    async def limit(
+        self,
+        token_in: str,
+        token_out: str,
+        amount_in: Amount,
+        *,
+        price: Amount,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Place a limit order: it waits `open` until the best route pays at least ``amount_in * price``
+        (``price``: tokenOut per tokenIn, fees included), then runs; it expires at ``expires_at`` (an aware
+        datetime; the engine's default is 24 h)."""
+        body = _order_body("limit", token_in, token_out, amount_in)
+        body["limitPrice"] = str(price)
+        if expires_at is not None:
+            body["expiresAt"] = rfc3339(expires_at)
+        return await self._place(body, idempotency_key)
+
+    async def snipe(
+        self,
+        token_in: str,
+        token_out: str,
+        amount_in: Amount,
+        *,
+        slippage_bps: int,
+        max_price: Amount | None = None,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Place a sniper order for a token no pool trades yet (a symbol or a mint): it waits `open` and fires
+        in the first turn after its pool opens. ``max_price``: the worst average price paid, tokenIn per
+        tokenOut; missing it or ``slippage_bps`` at launch fails the order (SLIPPAGE_EXCEEDED)."""
+        body = _order_body("sniper", token_in, token_out, amount_in)
+        body["slippageBps"] = slippage_bps
+        if max_price is not None:
+            body["maxPrice"] = str(max_price)
+        if expires_at is not None:
+            body["expiresAt"] = rfc3339(expires_at)
+        return await self._place(body, idempotency_key)
+
+    async def cancel(self, order_id: str) -> Order:
+        """Cancel a waiting (`open`) order; returns it `cancelled`, again on a repeat. An order that has left
+        `open` (fired, expired, a market order) raises ApiError 409 naming its status."""
+        _, data = await self._call("DELETE", f"/api/orders/{urlquote(order_id, safe='')}")
+        return Order.from_json(data)
 
     async def get(self, order_id: str) -> Order:
         """One order with every event so far."""
@@ -114,10 +161,16 @@ class OrdersClient:
         return Order.from_json(data)
 
     async def list(
-        self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+        self,
+        *,
+        type: str | None = None,  # the api's query parameter, keyword-only
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
     ) -> OrderPage:
-        """One page of this client's orders, newest first."""
-        params = {"status": status, "limit": limit, "cursor": cursor}
+        """One page of this client's orders, newest first; ``type`` (market, limit, sniper) and ``status``
+        filter it."""
+        params = {"type": type, "status": status, "limit": limit, "cursor": cursor}
         _, data = await self._call(
             "GET", "/api/orders", params={k: v for k, v in params.items() if v is not None}
         )
@@ -185,5 +238,10 @@ class OrdersClient:
             await asyncio.sleep(min(backoff_s * 2 ** (failures - 1), 5.0))
 
     async def wait(self, order_id: str, *, after_seq: int = 0) -> builtins.list[OrderEvent]:
-        """Follow the order to its end and return the events received."""
+        """Follow the order to its end (confirmed, failed, cancelled or expired) and return the events
+        received. A waiting order (`open`) has not ended: for a limit order this may take until it expires."""
         return [event async for event in self.follow(order_id, after_seq=after_seq)]
+
+
+def _order_body(kind: str, token_in: str, token_out: str, amount_in: Amount) -> dict[str, Any]:
+    return {"tokenIn": token_in, "tokenOut": token_out, "amountIn": str(amount_in), "type": kind}

@@ -11,8 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-TERMINAL = frozenset({"confirmed", "failed"})
+# Where an order ends: filled, failed, cancelled by its client, or past its expiresAt. `open` (a limit or
+# sniper order waiting for its trigger) is not an end, and a fired limit order that missed its price at
+# landing goes from `submitted` back to `open`.
+TERMINAL = frozenset({"confirmed", "failed", "cancelled", "expired"})
+# The steps of a market order, and of an order that waits for a trigger first (limit, sniper).
 LIFECYCLE = ("pending", "routing", "building", "submitted", "confirmed")
+WAITING_LIFECYCLE = ("pending", "open", "routing", "building", "submitted", "confirmed")
+STATUSES = (*WAITING_LIFECYCLE, "failed", "cancelled", "expired")
+ORDER_TYPES = ("market", "limit", "sniper")
 
 Json = Mapping[str, Any]
 
@@ -28,6 +35,10 @@ def _req_dec(data: Json, key: str) -> Decimal:
 
 def _time(data: Json, key: str) -> datetime:
     return datetime.fromisoformat(str(data[key]).replace("Z", "+00:00"))
+
+
+def _opt_time(data: Json, key: str) -> datetime | None:
+    return None if data.get(key) is None else _time(data, key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +153,19 @@ class OrderEvent:
     amount_out: Decimal | None = None
     error_code: str | None = None
     error: str | None = None
+    missed_price: Decimal | None = None
+    limit_price: Decimal | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def terminal(self) -> bool:
-        """Whether the order ends here (`confirmed` or `failed`)."""
+        """Whether the order ends here: `confirmed`, `failed`, `cancelled` or `expired` (not `open`)."""
         return self.status in TERMINAL
+
+    @property
+    def missed(self) -> bool:
+        """Whether this is a fired limit order going back to `open`: its swap no longer paid its limit."""
+        return self.status == "open" and self.missed_price is not None
 
     @classmethod
     def from_json(cls, data: Json) -> OrderEvent:
@@ -170,13 +188,21 @@ class OrderEvent:
             amount_out=_dec(data, "amountOut"),
             error_code=data.get("errorCode"),
             error=data.get("error"),
+            missed_price=_dec(data, "missedPrice"),
+            limit_price=_dec(data, "limitPrice"),
             raw=data,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """An order as `GET /api/orders/{id}` and the order list return it (``events`` only in the former)."""
+    """An order as `GET /api/orders/{id}` and the order list return it (``events`` only in the former).
+
+    A limit order has ``limit_price`` (tokenOut per tokenIn) and ``expires_at``; a sniper order
+    ``max_price`` (tokenIn per tokenOut, optional) and ``expires_at``. While one waits `open`, the api may
+    say what the best route pays now (``current_price``, tokenOut per tokenIn) and why it has not fired
+    (``waiting_reason``).
+    """
 
     order_id: str
     status: str
@@ -195,6 +221,11 @@ class Order:
     executed_price: Decimal | None = None
     failure_code: str | None = None
     failure_reason: str | None = None
+    limit_price: Decimal | None = None
+    max_price: Decimal | None = None
+    expires_at: datetime | None = None
+    current_price: Decimal | None = None
+    waiting_reason: str | None = None
     events: list[OrderEvent] = field(default_factory=list)
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
@@ -224,6 +255,11 @@ class Order:
             executed_price=_dec(data, "executedPrice"),
             failure_code=data.get("failureCode"),
             failure_reason=data.get("failureReason"),
+            limit_price=_dec(data, "limitPrice"),
+            max_price=_dec(data, "maxPrice"),
+            expires_at=_opt_time(data, "expiresAt"),
+            current_price=_dec(data, "currentPrice"),
+            waiting_reason=data.get("waitingReason"),
             events=[OrderEvent.from_json(e) for e in data.get("events", [])],
             raw=data,
         )

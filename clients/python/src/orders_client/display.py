@@ -8,16 +8,22 @@ from decimal import Decimal
 from rich.table import Table
 from rich.text import Text
 
-from orders_client._models import LIFECYCLE, OrderEvent, RouteLeg, VenueQuote
+from orders_client._models import LIFECYCLE, TERMINAL, WAITING_LIFECYCLE, OrderEvent, RouteLeg, VenueQuote
 
 STATUS_STYLE = {
     "pending": "dim",
+    "open": "yellow",
     "routing": "cyan",
     "building": "blue",
     "submitted": "magenta",
     "confirmed": "bold green",
     "failed": "bold red",
+    "cancelled": "bold yellow",
+    "expired": "bold yellow",
 }
+# The mark of each row of a timeline: a step done, a failure, a wait that ended unfilled, a missed price.
+_MARK = {"failed": "✘", "cancelled": "■", "expired": "■"}
+MISSED_MARK = "↺"
 
 
 def amount(value: Decimal | None, places: int = 6) -> str:
@@ -86,10 +92,21 @@ def quotes_table(quotes: Sequence[VenueQuote], token_out: str, best: str | None 
     return table
 
 
-def event_summary(event: OrderEvent) -> str:
-    """The one line that says what this step decided."""
-    if event.status == "routing" and event.quotes:
-        return " · ".join(f"{q.venue} {amount(q.amount_out)}" for q in event.quotes)
+def event_summary(event: OrderEvent, previous: str | None = None) -> str:
+    """The one line that says what this step decided (``previous``: the status before it, if any)."""
+    if event.missed:
+        return (
+            f"missed its price: the swap would pay {amount(event.missed_price)}, "
+            f"limit {amount(event.limit_price)}; waiting again"
+        )
+    if event.status == "open":
+        return "waiting for its trigger"
+    if event.status == "routing":
+        quotes = " · ".join(f"{q.venue} {amount(q.amount_out)}" for q in event.quotes or ())
+        # Out of `open`: the trigger found a route that pays the order's price.
+        return (
+            f"fired: {quotes}" if previous == "open" and quotes else "fired" if previous == "open" else quotes
+        )
     if event.status == "building":
         return f"{route(event.dex_chosen, event.route)}  min out {amount(event.min_amount_out)}"
     if event.status == "submitted" and event.tx_hash:
@@ -98,28 +115,44 @@ def event_summary(event: OrderEvent) -> str:
         return f"out {amount(event.amount_out)} at {amount(event.executed_price)}"
     if event.status == "failed":
         return f"{event.error_code}: {event.error}"
+    if event.status == "cancelled":
+        return "cancelled before it fired"
+    if event.status == "expired":
+        return "expired before it fired"
     return ""
 
 
+def steps_of(events: Sequence[OrderEvent]) -> tuple[str, ...]:
+    """The steps an order goes through: with `open` once it has waited for a trigger."""
+    return WAITING_LIFECYCLE if any(e.status == "open" for e in events) else LIFECYCLE
+
+
+def steps_to_come(events: Sequence[OrderEvent]) -> list[str]:
+    """The steps after the last event (none once the order has ended)."""
+    if not events:
+        return list(LIFECYCLE)
+    last = events[-1].status
+    if last in TERMINAL:
+        return []
+    steps = steps_of(events)
+    return list(steps[steps.index(last) + 1 :]) if last in steps else []
+
+
 def timeline(events: Sequence[OrderEvent]) -> Table:
-    """The order's steps so far, the ones still to come dimmed."""
+    """The order's events so far, one row each and in order (a step may come twice: a fired limit order
+    routes again, and one that missed its price waits `open` again), then the steps still to come, dimmed."""
     table = Table.grid(padding=(0, 2))
     table.add_column(width=2)
     table.add_column(min_width=10)
     table.add_column(justify="right")
     table.add_column()
-    seen = {e.status: e for e in events}
     first = events[0].at if events else None
-    failed = seen.get("failed")
-    for name in LIFECYCLE:
-        event = seen.get(name)
-        if event is None:
-            if failed is None:
-                table.add_row("·", Text(name, style="dim"), "", "")
-            continue
+    previous: str | None = None
+    for event in events:
         offset = f"+{(event.at - first).total_seconds():.2f}s" if first else ""
-        table.add_row("✔", status(name), offset, event_summary(event))
-    if failed is not None and first is not None:
-        offset = f"+{(failed.at - first).total_seconds():.2f}s"
-        table.add_row("✘", status("failed"), offset, event_summary(failed))
+        mark = MISSED_MARK if event.missed else _MARK.get(event.status, "✔")
+        table.add_row(mark, status(event.status), offset, event_summary(event, previous))
+        previous = event.status
+    for name in steps_to_come(events):
+        table.add_row("·", Text(name, style="dim"), "", "")
     return table
