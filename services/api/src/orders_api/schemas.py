@@ -119,6 +119,7 @@ class OrderView(CamelModel):
     failure_code: str | None = None
     failure_reason: str | None = None
     limit_price: Decimal | None = None
+    max_price: Decimal | None = None
     expires_at: datetime | None = None
     created_at: datetime
     updated_at: datetime

@@ -70,8 +70,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 _VIEW_COLUMNS = (
     "status", "type", "token_in", "token_out", "amount_in", "slippage_bps", "attempt", "tx_hash",
-    "amount_out", "executed_price", "failure_code", "failure_reason", "limit_price", "expires_at",
-    "created_at", "updated_at",
+    "amount_out", "executed_price", "failure_code", "failure_reason", "limit_price", "max_price",
+    "expires_at", "created_at", "updated_at",
 )  # fmt: skip
 
 
