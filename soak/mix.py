@@ -1,0 +1,176 @@
+"""The soak's order mix: market orders on four pairs, and limit orders placed around the market's price,
+some of which the soak client cancels at random moments, racing their trigger.
+
+A limit order is placed from the pair's price right now (`GET /api/quote` for its amount: what the best
+route pays, fees included, which is what the trigger compares with ``limitPrice``):
+
+- ``marketable``: 1% under it: the trigger fires it on its next pass (unless the market runs away first);
+- ``near``: a few bps over it: it fires if the pools move its way before its expiry (5-20 s), else expires;
+- ``far``: three times it: it never fires and expires after 2-10 s.
+
+A share of the limit orders is cancelled 0-1.5 s after the 202 (so some cancels win and some find the
+order fired or expired); a cancel answered 200 is sent again, and must be answered 200, `cancelled`, again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+import httpx
+
+from soak.watcher import Watcher
+from tests.support.reconcile import CancelAnswer
+
+CHUNK = 100
+PAIRS = (("SOL", "USDC", "0.5"), ("USDC", "SOL", "75"), ("SOL", "USDT", "1.25"), ("USDT", "USDC", "100"))
+MARKETABLE = Decimal("0.99")
+NEAR = Decimal("1.0005")
+FAR = Decimal(3)
+CANCEL_WITHIN_S = 1.5
+TRIES = 5
+
+
+class Placement(StrEnum):
+    """Where a limit order's price sits against the market when it is placed."""
+
+    MARKETABLE = "marketable"
+    NEAR = "near"
+    FAR = "far"
+
+
+@dataclass
+class Sent:
+    """What the soak client sent and what it was answered."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    placement: dict[uuid.UUID, Placement] = field(default_factory=dict)
+    cancels: dict[uuid.UUID, CancelAnswer] = field(default_factory=dict)
+    # Cancels answered 200 whose repeat was not answered 200 with the order cancelled.
+    repeat_cancel_mismatches: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass
+class Mix:
+    """Draws each order's kind from a seeded generator: the same seed, the same mix."""
+
+    rng: random.Random
+    limit_share: float
+    cancel_share: float
+
+    def placement(self) -> Placement | None:
+        """None for a market order, else where the limit order goes."""
+        if self.rng.random() >= self.limit_share:
+            return None
+        return self.rng.choices(list(Placement), weights=(4, 3, 3))[0]
+
+    def limit_terms(self, placement: Placement, price: Decimal) -> dict[str, str]:
+        """The body's ``limitPrice`` and ``expiresAt`` for a limit order placed at ``placement``."""
+        now = datetime.now(UTC)
+        if placement is Placement.MARKETABLE:
+            limit, expires = price * MARKETABLE, timedelta(seconds=30)
+        elif placement is Placement.NEAR:
+            limit, expires = price * NEAR, timedelta(seconds=self.rng.uniform(5, 20))
+        else:
+            limit, expires = price * FAR, timedelta(seconds=self.rng.uniform(2, 10))
+        return {
+            "type": "limit",
+            "limitPrice": f"{limit.quantize(Decimal('1e-9')).normalize():f}",
+            "expiresAt": (now + expires).isoformat(),
+        }
+
+    def cancel_after_s(self) -> float | None:
+        """How long after its 202 the soak cancels a limit order; None if it leaves it alone."""
+        if self.rng.random() >= self.cancel_share:
+            return None
+        return self.rng.uniform(0, CANCEL_WITHIN_S)
+
+
+async def _call(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+    """``send`` once, or again after a dropped connection (every call here is idempotent)."""
+    for attempt in range(TRIES):
+        try:
+            return await send()
+        except httpx.TransportError:
+            if attempt == TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def submit(client: httpx.AsyncClient, body: Mapping[str, object]) -> uuid.UUID:
+    """POST one order; a retry after a dropped connection carries the same Idempotency-Key."""
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    response = await _call(lambda: client.post("/api/orders/execute", json=body, headers=headers))
+    if response.status_code not in (200, 202):
+        raise RuntimeError(f"order refused: {response.status_code} {response.text}")
+    return uuid.UUID(response.json()["orderId"])
+
+
+async def cancel(client: httpx.AsyncClient, order_id: uuid.UUID) -> CancelAnswer:
+    """DELETE the order; its answer."""
+    response = await _call(lambda: client.delete(f"/api/orders/{order_id}"))
+    status = response.json().get("status") if response.status_code == 200 else None
+    return CancelAnswer(response.status_code, status)
+
+
+async def _cancel_later(client: httpx.AsyncClient, order_id: uuid.UUID, after_s: float, sent: Sent) -> None:
+    # The wait is the point: the cancel lands at a random moment of the order's life, racing its trigger.
+    await asyncio.sleep(after_s)
+    answer = sent.cancels[order_id] = await cancel(client, order_id)
+    if answer.code == 200 and await cancel(client, order_id) != answer:
+        sent.repeat_cancel_mismatches.append(order_id)
+
+
+async def _prices(client: httpx.AsyncClient) -> dict[tuple[str, str], Decimal]:
+    """Each pair's price now for its amount: tokenOut per tokenIn that the best route pays."""
+
+    async def one(token_in: str, token_out: str, amount: str) -> Decimal:
+        params = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount}
+        response = await _call(lambda: client.get("/api/quote", params=params))
+        response.raise_for_status()
+        return Decimal(response.json()["expectedAmountOut"]) / Decimal(amount)
+
+    prices = await asyncio.gather(*(one(*pair) for pair in PAIRS))
+    return {(a, b): price for (a, b, _), price in zip(PAIRS, prices, strict=True)}
+
+
+async def submit_all(
+    client: httpx.AsyncClient,
+    watcher: Watcher,
+    mix: Mix,
+    orders: int,
+    on_half: Callable[[], None],
+) -> Sent:
+    """POST ``orders`` orders a chunk at a time, following each chunk as it is accepted and cancelling
+    the limit orders the mix says, at their moment; returns once every cancel has been answered."""
+    sent = Sent()
+    cancels: list[asyncio.Task[None]] = []
+    for start in range(0, orders, CHUNK):
+        prices = await _prices(client)
+        bodies: list[tuple[dict[str, str], Placement | None]] = []
+        for n in range(start, min(start + CHUNK, orders)):
+            token_in, token_out, amount = PAIRS[n % len(PAIRS)]
+            body = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount}
+            placement = mix.placement()
+            if placement is not None:
+                body.update(mix.limit_terms(placement, prices[token_in, token_out]))
+            bodies.append((body, placement))
+        chunk = list(await asyncio.gather(*(submit(client, body) for body, _ in bodies)))
+        sent.ids.extend(chunk)
+        await watcher.follow(chunk)
+        for order_id, (_, placement) in zip(chunk, bodies, strict=True):
+            if placement is None:
+                continue
+            sent.placement[order_id] = placement
+            if (after_s := mix.cancel_after_s()) is not None:
+                cancels.append(asyncio.create_task(_cancel_later(client, order_id, after_s, sent)))
+        if start < orders // 2 <= start + CHUNK:
+            on_half()
+    await asyncio.gather(*cancels)
+    return sent
