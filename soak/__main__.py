@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from orders_shared.models import events_table
 from soak.launch import LaunchPlan, LaunchRun, after_open, launch_and_snipe
-from soak.mix import Mix, submit_all
+from soak.mix import CONNECTIONS, Mix, submit_all
 from soak.report import Run, print_report
 from soak.watcher import Watcher
 from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
@@ -69,13 +69,16 @@ async def run_orders(
                 print("killed worker 1 (kill -9) at the halfway mark; starting another", flush=True)
                 replacement.append(start_service("worker", env, log_dir))
 
-            limits = httpx.Limits(max_connections=32)
-            async with httpx.AsyncClient(base_url=stack.api, timeout=30, limits=limits) as client:
+            limits = httpx.Limits(max_connections=CONNECTIONS)
+            async with (
+                httpx.AsyncClient(base_url=stack.api, timeout=30, limits=limits) as client,
+                httpx.AsyncClient(base_url=stack.api, timeout=30, limits=limits) as canceller,
+            ):
                 started = time.monotonic()
                 launch: LaunchRun | None = None
                 if plan is not None:
                     launch = await launch_and_snipe(client, env["DATABASE_URL"], watcher, plan)
-                sent = await submit_all(client, watcher, mix, orders, on_half=kill_a_worker)
+                sent = await submit_all(client, canceller, watcher, mix, orders, on_half=kill_a_worker)
                 accepted_s = time.monotonic() - started
                 await watcher.until_all_final(deadline_s)
                 finished_s = time.monotonic() - started

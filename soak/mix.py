@@ -8,8 +8,10 @@ route pays, fees included, which is what the trigger compares with ``limitPrice`
 - ``near``: a few bps over it: it fires if the pools move its way before its expiry (5-20 s), else expires;
 - ``far``: three times it: it never fires and expires after 2-10 s.
 
-A share of the limit orders is cancelled 0-1.5 s after the 202 (so some cancels win and some find the
-order fired or expired); a cancel answered 200 is sent again, and must be answered 200, `cancelled`, again.
+A share of the limit orders is cancelled 0-1 s after the 202 (the trigger's pass is every second, so some
+cancels win and some find the order fired or expired), on connections of their own so that they do not
+queue behind the submissions; a cancel answered 200 is sent again, and must be answered 200, `cancelled`,
+again.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from soak.watcher import Watcher
 from tests.support.reconcile import CancelAnswer
 
 CHUNK = 100
+CONNECTIONS = 32
 PAIRS = (("SOL", "USDC", "0.5"), ("USDC", "SOL", "75"), ("SOL", "USDT", "1.25"), ("USDT", "USDC", "100"))
 MARKETABLE = Decimal("0.99")
 NEAR = Decimal("1.0005")
 FAR = Decimal(3)
-CANCEL_WITHIN_S = 1.5
+CANCEL_WITHIN_S = 1.0
 TRIES = 5
 
 
@@ -56,6 +59,18 @@ class Sent:
     repeat_cancel_mismatches: list[uuid.UUID] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """An order to send: its body, and for a limit order where it sits, how long it may wait (its
+    ``expiresAt`` is set as it leaves: a chunk's last order leaves seconds after its first) and when the
+    soak cancels it."""
+
+    body: dict[str, str]
+    placement: Placement | None = None
+    waits: timedelta | None = None
+    cancel_after_s: float | None = None
+
+
 @dataclass
 class Mix:
     """Draws each order's kind from a seeded generator: the same seed, the same mix."""
@@ -70,20 +85,25 @@ class Mix:
             return None
         return self.rng.choices(list(Placement), weights=(4, 3, 3))[0]
 
-    def limit_terms(self, placement: Placement, price: Decimal) -> dict[str, str]:
-        """The body's ``limitPrice`` and ``expiresAt`` for a limit order placed at ``placement``."""
-        now = datetime.now(UTC)
+    def limit_terms(self, placement: Placement, price: Decimal) -> tuple[dict[str, str], timedelta]:
+        """The body's ``limitPrice`` for a limit order placed at ``placement``, and how long it may wait."""
         if placement is Placement.MARKETABLE:
             limit, expires = price * MARKETABLE, timedelta(seconds=30)
         elif placement is Placement.NEAR:
             limit, expires = price * NEAR, timedelta(seconds=self.rng.uniform(5, 20))
         else:
-            limit, expires = price * FAR, timedelta(seconds=self.rng.uniform(2, 10))
-        return {
-            "type": "limit",
-            "limitPrice": f"{limit.quantize(Decimal('1e-9')).normalize():f}",
-            "expiresAt": (now + expires).isoformat(),
-        }
+            limit, expires = price * FAR, timedelta(seconds=self.rng.uniform(3, 10))
+        return {"type": "limit", "limitPrice": f"{limit.quantize(Decimal('1e-9')).normalize():f}"}, expires
+
+    def plan(self, n: int, prices: Mapping[tuple[str, str], Decimal]) -> Planned:
+        """The ``n``-th order, its pair's price now being ``prices[tokenIn, tokenOut]``."""
+        token_in, token_out, amount = PAIRS[n % len(PAIRS)]
+        body = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount}
+        placement = self.placement()
+        if placement is None:
+            return Planned(body)
+        terms, waits = self.limit_terms(placement, prices[token_in, token_out])
+        return Planned({**body, **terms}, placement, waits, self.cancel_after_s())
 
     def cancel_after_s(self) -> float | None:
         """How long after its 202 the soak cancels a limit order; None if it leaves it alone."""
@@ -142,34 +162,45 @@ async def _prices(client: httpx.AsyncClient) -> dict[tuple[str, str], Decimal]:
 
 async def submit_all(
     client: httpx.AsyncClient,
+    canceller: httpx.AsyncClient,
     watcher: Watcher,
     mix: Mix,
     orders: int,
     on_half: Callable[[], None],
 ) -> Sent:
     """POST ``orders`` orders a chunk at a time, following each chunk as it is accepted and cancelling
-    the limit orders the mix says, at their moment; returns once every cancel has been answered."""
+    (with ``canceller``) the limit orders the mix says, at their moment; returns once every cancel has
+    been answered."""
     sent = Sent()
     cancels: list[asyncio.Task[None]] = []
+
+    # As many in flight as the client has connections, so an order's expiresAt is stamped as it leaves,
+    # not while it queues for a connection.
+    in_flight = asyncio.Semaphore(CONNECTIONS)
+
+    async def one(planned: Planned) -> uuid.UUID:
+        body = dict(planned.body)
+        async with in_flight:
+            if planned.waits is not None:
+                body["expiresAt"] = (datetime.now(UTC) + planned.waits).isoformat()
+            order_id = await submit(client, body)
+        if planned.placement is not None:
+            sent.placement[order_id] = planned.placement
+        if planned.cancel_after_s is not None:
+            # Timed from this order's 202, not from its chunk's end.
+            task = _cancel_later(canceller, order_id, planned.cancel_after_s, sent)
+            cancels.append(asyncio.create_task(task))
+        return order_id
+
     for start in range(0, orders, CHUNK):
         prices = await _prices(client)
-        bodies: list[tuple[dict[str, str], Placement | None]] = []
-        for n in range(start, min(start + CHUNK, orders)):
-            token_in, token_out, amount = PAIRS[n % len(PAIRS)]
-            body = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount}
-            placement = mix.placement()
-            if placement is not None:
-                body.update(mix.limit_terms(placement, prices[token_in, token_out]))
-            bodies.append((body, placement))
-        chunk = list(await asyncio.gather(*(submit(client, body) for body, _ in bodies)))
+        chunk = list(
+            await asyncio.gather(
+                *(one(mix.plan(n, prices)) for n in range(start, min(start + CHUNK, orders)))
+            )
+        )
         sent.ids.extend(chunk)
         await watcher.follow(chunk)
-        for order_id, (_, placement) in zip(chunk, bodies, strict=True):
-            if placement is None:
-                continue
-            sent.placement[order_id] = placement
-            if (after_s := mix.cancel_after_s()) is not None:
-                cancels.append(asyncio.create_task(_cancel_later(client, order_id, after_s, sent)))
         if start < orders // 2 <= start + CHUNK:
             on_half()
     await asyncio.gather(*cancels)
