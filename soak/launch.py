@@ -13,6 +13,7 @@ import asyncio
 import os
 import sys
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -65,6 +66,7 @@ class LaunchRun:
     snipers: list[Sniper] = field(default_factory=list)
     cancels: dict[uuid.UUID, CancelAnswer] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    retries: Counter[str] = field(default_factory=Counter)
 
 
 async def admin_key(database_url: str) -> str:
@@ -109,14 +111,14 @@ async def launch_and_snipe(
         raise RuntimeError(f"launch refused: {response.status_code} {response.text}")
     for n in range(plan.snipers):
         sent = plan.sniper_body(n)
-        order_id = await submit(client, sent)
+        order_id = await submit(client, sent, run.retries)
         await watcher.follow([order_id])
         max_price = sent.get("maxPrice")
         run.snipers.append(Sniper(order_id, Decimal(str(max_price)) if max_price else None))
     if datetime.now(UTC) >= opens_at:
         run.problems.append(f"the snipers took longer than {plan.opens_in_s}s to send: raise opens_in_s")
     last = run.snipers[-1].order_id
-    run.cancels[last] = await cancel(client, last)
+    run.cancels[last] = await cancel(client, last, run.retries)
     return run
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,8 @@ MARKETABLE = Decimal("0.99")
 NEAR = Decimal("1.0005")
 FAR = Decimal(3)
 CANCEL_WITHIN_S = 1.0
-TRIES = 5
+TRIES = 30
+MAX_RETRY_AFTER_S = 2.0
 
 
 class Placement(StrEnum):
@@ -57,6 +59,8 @@ class Sent:
     cancels: dict[uuid.UUID, CancelAnswer] = field(default_factory=dict)
     # Cancels answered 200 whose repeat was not answered 200 with the order cancelled.
     repeat_cancel_mismatches: list[uuid.UUID] = field(default_factory=list)
+    # Requests sent again, by why (a dropped connection, a 503 while Postgres was away).
+    retries: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -112,29 +116,35 @@ class Mix:
         return self.rng.uniform(0, CANCEL_WITHIN_S)
 
 
-async def _call(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
-    """``send`` once, or again after a dropped connection (every call here is idempotent)."""
-    for attempt in range(TRIES):
+async def _call(send: Callable[[], Awaitable[httpx.Response]], retries: Counter[str]) -> httpx.Response:
+    """``send``, again after a dropped connection or a 503 (the api's answer while Postgres is away:
+    after its Retry-After); every call here is idempotent. ``retries`` counts why it sent again."""
+    for _ in range(TRIES - 1):
         try:
-            return await send()
+            response = await send()
         except httpx.TransportError:
-            if attempt == TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+            retries["dropped connection"] += 1
+            continue
+        if response.status_code != 503:
+            return response
+        retries["503"] += 1
+        # The api asks to be called again later; this waits as long as it says (bounded), as clients must.
+        await asyncio.sleep(min(float(response.headers.get("Retry-After", 1)), MAX_RETRY_AFTER_S))
+    return await send()
 
 
-async def submit(client: httpx.AsyncClient, body: Mapping[str, object]) -> uuid.UUID:
-    """POST one order; a retry after a dropped connection carries the same Idempotency-Key."""
+async def submit(client: httpx.AsyncClient, body: Mapping[str, object], retries: Counter[str]) -> uuid.UUID:
+    """POST one order; a retry carries the same body and Idempotency-Key, so it never makes a second."""
     headers = {"Idempotency-Key": str(uuid.uuid4())}
-    response = await _call(lambda: client.post("/api/orders/execute", json=body, headers=headers))
+    response = await _call(lambda: client.post("/api/orders/execute", json=body, headers=headers), retries)
     if response.status_code not in (200, 202):
         raise RuntimeError(f"order refused: {response.status_code} {response.text}")
     return uuid.UUID(response.json()["orderId"])
 
 
-async def cancel(client: httpx.AsyncClient, order_id: uuid.UUID) -> CancelAnswer:
+async def cancel(client: httpx.AsyncClient, order_id: uuid.UUID, retries: Counter[str]) -> CancelAnswer:
     """DELETE the order; its answer."""
-    response = await _call(lambda: client.delete(f"/api/orders/{order_id}"))
+    response = await _call(lambda: client.delete(f"/api/orders/{order_id}"), retries)
     status = response.json().get("status") if response.status_code == 200 else None
     return CancelAnswer(response.status_code, status)
 
@@ -142,17 +152,17 @@ async def cancel(client: httpx.AsyncClient, order_id: uuid.UUID) -> CancelAnswer
 async def _cancel_later(client: httpx.AsyncClient, order_id: uuid.UUID, after_s: float, sent: Sent) -> None:
     # The wait is the point: the cancel lands at a random moment of the order's life, racing its trigger.
     await asyncio.sleep(after_s)
-    answer = sent.cancels[order_id] = await cancel(client, order_id)
-    if answer.code == 200 and await cancel(client, order_id) != answer:
+    answer = sent.cancels[order_id] = await cancel(client, order_id, sent.retries)
+    if answer.code == 200 and await cancel(client, order_id, sent.retries) != answer:
         sent.repeat_cancel_mismatches.append(order_id)
 
 
-async def _prices(client: httpx.AsyncClient) -> dict[tuple[str, str], Decimal]:
+async def _prices(client: httpx.AsyncClient, retries: Counter[str]) -> dict[tuple[str, str], Decimal]:
     """Each pair's price now for its amount: tokenOut per tokenIn that the best route pays."""
 
     async def one(token_in: str, token_out: str, amount: str) -> Decimal:
         params = {"tokenIn": token_in, "tokenOut": token_out, "amountIn": amount}
-        response = await _call(lambda: client.get("/api/quote", params=params))
+        response = await _call(lambda: client.get("/api/quote", params=params), retries)
         response.raise_for_status()
         return Decimal(response.json()["expectedAmountOut"]) / Decimal(amount)
 
@@ -183,7 +193,7 @@ async def submit_all(
         async with in_flight:
             if planned.waits is not None:
                 body["expiresAt"] = (datetime.now(UTC) + planned.waits).isoformat()
-            order_id = await submit(client, body)
+            order_id = await submit(client, body, sent.retries)
         if planned.placement is not None:
             sent.placement[order_id] = planned.placement
         if planned.cancel_after_s is not None:
@@ -192,16 +202,21 @@ async def submit_all(
             cancels.append(asyncio.create_task(task))
         return order_id
 
-    for start in range(0, orders, CHUNK):
-        prices = await _prices(client)
-        chunk = list(
-            await asyncio.gather(
-                *(one(mix.plan(n, prices)) for n in range(start, min(start + CHUNK, orders)))
+    try:
+        for start in range(0, orders, CHUNK):
+            prices = await _prices(client, sent.retries)
+            chunk = list(
+                await asyncio.gather(
+                    *(one(mix.plan(n, prices)) for n in range(start, min(start + CHUNK, orders)))
+                )
             )
-        )
-        sent.ids.extend(chunk)
-        await watcher.follow(chunk)
-        if start < orders // 2 <= start + CHUNK:
-            on_half()
+            sent.ids.extend(chunk)
+            await watcher.follow(chunk)
+            if start < orders // 2 <= start + CHUNK:
+                on_half()
+    except BaseException:
+        for task in cancels:
+            task.cancel()
+        raise
     await asyncio.gather(*cancels)
     return sent

@@ -48,6 +48,8 @@ def print_report(run: Run, result: Reconciliation, stored: int) -> bool:
     if late:
         print(f"  expired after expiresAt : max {max(late):.2f}s, mean {sum(late) / len(late):.2f}s")
     print(f"  failures by code        : {_counts(result.failure_codes)}")
+    retries = sent.retries + (run.launch.retries if run.launch else Counter())
+    print(f"  requests sent again     : {_counts(retries)}")
     print(f"  orders with a seq gap   : {result.count(Rule.SEQ_GAP)}")
     print(f"  orders not final        : {result.count(Rule.NOT_FINAL) + result.count(Rule.MISSING)}")
     print(f"  unlawful streams        : {len(result.orders_breaking(Rule.STREAM))}")
