@@ -42,8 +42,9 @@ def print_report(run: Run, result: Reconciliation, stored: int) -> bool:
     for placement in Placement:
         ended = Counter(result.status_of[i] for i, p in sent.placement.items() if p is placement)
         print(f"  limit {placement.value:10} ended : {_counts(ended)}")
-    answers = Counter(a.code for a in sent.cancels.values())
-    print(f"  cancels answered        : {dict(sorted(answers.items()))} of {len(sent.cancels)} sent")
+    cancels = [*sent.cancels.values(), *(run.launch.cancels.values() if run.launch else ())]
+    answers = Counter(a.code for a in cancels)
+    print(f"  cancels answered        : {dict(sorted(answers.items()))} of {len(cancels)} sent")
     late = result.expiry_lateness_s
     if late:
         print(f"  expired after expiresAt : max {max(late):.2f}s, mean {sum(late) / len(late):.2f}s")
