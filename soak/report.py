@@ -65,7 +65,8 @@ def print_report(run: Run, result: Reconciliation, stored: int) -> bool:
     if run.launch is not None:
         launch_problems = run.launch.problems
         snipers = result.count(Rule.ABOVE_MAX_PRICE) + result.count(Rule.SNIPER_ORDER)
-        print(f"  snipers over maxPrice or out of order: {snipers}")
+        print(f"  snipers landed in order : {result.snipers_judged} judged (one turn, rising prices)")
+        print(f"  snipers over max/order  : {snipers}")
         print(f"  launch checks failed    : {len(launch_problems)}")
     print(f"  events received / stored: {received} / {stored}")
     print(f"  duplicate frames        : {duplicates}")

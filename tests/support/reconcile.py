@@ -227,14 +227,19 @@ class Sniper:
     max_price: Decimal | None
 
 
-def judge_snipers(histories: Sequence[History]) -> list[Problem]:
-    """The snipers of one launch, in the order they were sent: those that landed on their first attempt
-    landed in one turn, each at a higher price (tokenIn per tokenOut) than the one sent before it."""
-    landed = [
-        (h, h.amount_out)
+def first_attempt_fills(histories: Sequence[History]) -> list[History]:
+    """The orders of ``histories`` confirmed on their first attempt with their one execution, in order."""
+    return [
+        h
         for h in histories
         if h.status == Status.CONFIRMED.value and h.attempt == 1 and h.amount_out and len(h.executions) == 1
     ]
+
+
+def judge_snipers(histories: Sequence[History]) -> list[Problem]:
+    """The snipers of one launch, in the order they were sent: those that landed on their first attempt
+    landed in one turn, each at a higher price (tokenIn per tokenOut) than the one sent before it."""
+    landed = [(h, h.amount_out) for h in first_attempt_fills(histories) if h.amount_out]
     problems: list[Problem] = []
     turns = {h.executions[0].executed_at for h, _ in landed}
     if len(turns) > 1:
@@ -257,6 +262,8 @@ class Reconciliation:
     status_of: dict[uuid.UUID, str] = field(default_factory=dict)
     failure_codes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    # Snipers whose landing order and turn were judged (confirmed on their first attempt).
+    snipers_judged: int = 0
     # Seconds from each expired order's expiresAt to its `expired` event.
     expiry_lateness_s: list[float] = field(default_factory=list)
 
@@ -353,7 +360,9 @@ async def reconcile(
         last = h.events[-1] if h.events else None
         if h.status == Status.EXPIRED.value and h.expires_at and last and last.created_at:
             result.expiry_lateness_s.append((last.created_at - h.expires_at).total_seconds())
-    result.problems.extend(judge_snipers([histories[s.order_id] for s in snipers if s.order_id in histories]))
+    sniped = [histories[s.order_id] for s in snipers if s.order_id in histories]
+    result.snipers_judged = len(first_attempt_fills(sniped))
+    result.problems.extend(judge_snipers(sniped))
     return result
 
 
