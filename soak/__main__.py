@@ -26,7 +26,7 @@ from soak.mix import CONNECTIONS, Mix, submit_all
 from soak.report import Run, print_report
 from soak.watcher import Watcher
 from tests.support.infra import reader_engine, throwaway_database, throwaway_vhost
-from tests.support.reconcile import Reconciliation, reconcile
+from tests.support.reconcile import Reconciliation, reconcile, reconcile_pools
 from tests.support.services import Service, start_service, started_stack, until_ready
 
 
@@ -101,6 +101,9 @@ async def _stored(database_url: str, run: Run) -> tuple[Reconciliation, int]:
         cancels.update(run.launch.cancels)
     try:
         result = await reconcile(engine, run.sent.ids, cancels=cancels, snipers=snipers)
+        # The database is the run's own: every pool write and ledger entry in it is the run's.
+        pool_problems, result.pool_writes = await reconcile_pools(engine)
+        result.problems.extend(pool_problems)
         async with engine.connect() as conn:
             stored = int(
                 (await conn.execute(sa.select(sa.func.count()).select_from(events_table))).scalar_one()

@@ -58,6 +58,8 @@ def print_report(run: Run, result: Reconciliation, stored: int) -> bool:
     print(f"  confirmed w/o execution : {result.count(Rule.CONFIRMED_WITHOUT_EXECUTION)}")
     print(f"  executed, not confirmed : {result.count(Rule.EXECUTED_NOT_CONFIRMED)}")
     print(f"  ledger disagreements    : {len(result.orders_breaking(Rule.LEDGER))}")
+    pools = f"{result.count(Rule.POOLS)} pairs disagree ({result.pool_writes} pool writes)"
+    print(f"  pools vs ledger turns   : {pools}")
     print(f"  limit fills below price : {result.count(Rule.BELOW_LIMIT)}")
     print(f"  cancels contradicted    : {result.count(Rule.CANCEL)} (repeat not the same: "
           f"{len(sent.repeat_cancel_mismatches)})")  # fmt: skip

@@ -35,7 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orders_shared.models import events_table, executions_table, orders_table
+from orders_shared.models import events_table, executions_table, orders_table, pools_table
 from orders_shared.status import TERMINAL, Status, is_legal
 
 FINAL = frozenset(s.value for s in TERMINAL)
@@ -59,6 +59,7 @@ class Rule(StrEnum):
     ABOVE_MAX_PRICE = "above_max_price"
     CANCEL = "cancel"
     SNIPER_ORDER = "sniper_order"
+    POOLS = "pools"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +254,41 @@ def judge_snipers(histories: Sequence[History]) -> list[Problem]:
     return problems
 
 
+def judge_pools(turns: Mapping[str, int], versions: Mapping[str, int]) -> list[Problem]:
+    """Every write of a pair's pools is one landing turn: the statement that writes the turn's ledger
+    entries (all stamped with its transaction's time) bumps the pools' version once, and nothing else
+    writes them. So each pair's version equals its count of distinct ledger times; a swap that moved the
+    pools without a ledger entry, or a ledger entry whose swap never reached the pools, breaks it."""
+    return [
+        Problem(
+            None,
+            Rule.POOLS,
+            f"{pair}: pools written {versions.get(pair, 0)} times, "
+            f"ledger entries from {turns.get(pair, 0)} turns",
+        )
+        for pair in sorted({*turns, *versions})
+        if turns.get(pair, 0) != versions.get(pair, 0)
+    ]
+
+
+async def reconcile_pools(engine: AsyncEngine) -> tuple[list[Problem], int]:
+    """`judge_pools` over the whole database (for a run whose database holds only its own orders), and
+    how many pool writes it balanced."""
+    o, x, p = orders_table.c, executions_table.c, pools_table.c
+    pair = o.route["pair"].astext
+    async with engine.connect() as conn:
+        turns = {
+            r.pair: r.turns
+            for r in await conn.execute(
+                sa.select(pair.label("pair"), sa.func.count(sa.distinct(x.executed_at)).label("turns"))
+                .select_from(executions_table.join(orders_table, o.id == x.order_id))
+                .group_by(pair)
+            )
+        }
+        versions = {r.pair: r.version for r in await conn.execute(sa.select(p.pair, p.version))}
+    return judge_pools(turns, versions), sum(versions.values())
+
+
 @dataclass
 class Reconciliation:
     """What the database says about a set of orders; ``problems`` is empty for a clean run."""
@@ -262,6 +298,8 @@ class Reconciliation:
     status_of: dict[uuid.UUID, str] = field(default_factory=dict)
     failure_codes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    # Pool writes balanced against the ledger's turns (set by whoever runs reconcile_pools).
+    pool_writes: int = 0
     # Snipers whose landing order and turn were judged (confirmed on their first attempt).
     snipers_judged: int = 0
     # Seconds from each expired order's expiresAt to its `expired` event.

@@ -21,6 +21,7 @@ from tests.support.reconcile import (
     Rule,
     judge,
     judge_cancel,
+    judge_pools,
     judge_snipers,
 )
 
@@ -226,3 +227,15 @@ def test_a_retried_or_failed_sniper_is_left_out_of_the_order() -> None:
     retried = sniper("9950", at=T0 + timedelta(seconds=2), attempt=2)  # landed later, after a venue fault
     failed = history(("pending", "open", "routing", "failed"), type="sniper")
     assert judge_snipers([sniper("9900"), retried, failed, sniper("9800")]) == []
+
+
+def test_pools_written_once_per_turn_of_ledger_entries_balance() -> None:
+    assert (
+        judge_pools({"SOL/USDC": 120, "SOL/USDT": 7}, {"SOL/USDC": 120, "SOL/USDT": 7, "USDT/USDC": 0}) == []
+    )
+
+
+def test_pools_written_without_a_ledger_turn_or_a_turn_that_never_wrote_them_are_rejected() -> None:
+    moved_unrecorded = judge_pools({"SOL/USDC": 120}, {"SOL/USDC": 121})
+    recorded_unmoved = judge_pools({"SOL/USDC": 120, "SOAK/SOL": 1}, {"SOL/USDC": 120, "SOAK/SOL": 0})
+    assert [p.rule for p in moved_unrecorded + recorded_unmoved] == [Rule.POOLS, Rule.POOLS]
