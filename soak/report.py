@@ -43,6 +43,7 @@ def print_report(run: Run, result: Reconciliation, stored: int) -> bool:
         ended = Counter(result.status_of[i] for i, p in sent.placement.items() if p is placement)
         print(f"  limit {placement.value:10} ended : {_counts(ended)}")
     cancels = [*sent.cancels.values(), *(run.launch.cancels.values() if run.launch else ())]
+    print(f"  limit back to open      : {result.reopened} (fired, missed their price at landing)")
     answers = Counter(a.code for a in cancels)
     print(f"  cancels answered        : {dict(sorted(answers.items()))} of {len(cancels)} sent")
     late = result.expiry_lateness_s

@@ -298,6 +298,8 @@ class Reconciliation:
     status_of: dict[uuid.UUID, str] = field(default_factory=dict)
     failure_codes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    # Fired limit orders that went back to `open` (their swap missed the price when it landed), each once.
+    reopened: int = 0
     # Pool writes balanced against the ledger's turns (set by whoever runs reconcile_pools).
     pool_writes: int = 0
     # Snipers whose landing order and turn were judged (confirmed on their first attempt).
@@ -395,6 +397,8 @@ async def reconcile(
         result.problems.extend(judge(h, max_price=max_prices.get(order_id)))
         if cancels and order_id in cancels:
             result.problems.extend(judge_cancel(h, cancels[order_id]))
+        if any(e.status == Status.OPEN.value for e in h.events[2:]):
+            result.reopened += 1
         last = h.events[-1] if h.events else None
         if h.status == Status.EXPIRED.value and h.expires_at and last and last.created_at:
             result.expiry_lateness_s.append((last.created_at - h.expires_at).total_seconds())
