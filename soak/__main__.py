@@ -1,5 +1,5 @@
 """Soak: 10,000 orders (a tenth of them limit orders, some cancelled), venue latencies 0, 5% venue failures,
-two workers, one killed midway; with ``--launch``, one token launch and its sniper orders too.
+two workers, one killed midway; one token launch and its sniper orders too (``--no-launch`` leaves it out).
 
 Every order is followed over WebSockets from the moment it is accepted. At the end the run reconciles
 what clients received, and the answers to their cancels, against Postgres (`tests.support.reconcile`) and
@@ -134,8 +134,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14, help="the mix's random seed")
     parser.add_argument(
         "--launch",
-        action="store_true",
-        help="also launch a token a few seconds in and send sniper orders for it (issue 14's launches)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="launch a token a few seconds in and send sniper orders for it (default: on)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-") as logs:
