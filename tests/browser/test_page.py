@@ -7,7 +7,10 @@ placed through the page is listed, drawn on the chart, and cancelled with its bu
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.client.open_stack import new_api_key
-from tests.support.services import Stack
+from tests.support.services import BIN, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -85,14 +88,14 @@ async def _submit(page: Page, pair: str, amount: str) -> None:
     await page.click("#submit")
 
 
-async def _chart_points(page: Page, at_least: int) -> None:
-    """Wait for the chart to have drawn ``at_least`` samples of both venues (sampled once a second)."""
+async def _chart_points(page: Page, at_least: int, venues: tuple[str, ...] = ("raydium", "meteora")) -> None:
+    """Wait for the chart to have drawn ``at_least`` samples of ``venues`` (sampled once a second)."""
     # The page's CSP forbids eval, so a regex on the count the chart writes stands for `>= at_least`.
     assert at_least < 10 or (at_least < 100 and at_least % 10 == 0)
     tens = f"[{at_least // 10}-9]\\d" if at_least >= 10 else f"[{at_least}-9]|[1-9]\\d"
     more = re.compile(f"^({tens}|[1-9]\\d{{2,}})$")
     await expect(page.locator("#chart")).to_have_attribute("data-points", more, timeout=30_000)
-    for venue in ("raydium", "meteora"):
+    for venue in venues:
         points = await page.locator(f"#chart polyline[data-venue={venue}]").get_attribute("points")
         assert points is not None
         assert len(points.split()) >= at_least
@@ -210,5 +213,31 @@ async def test_with_an_api_key_the_page_sends_it_on_rest_and_the_websocket(
     await expect(page.locator("article.order[data-status=confirmed]")).to_have_count(1, timeout=30_000)
     # The key's client has only this order: the list was read with the key.
     await expect(page.locator("#recent-rows tr")).to_have_count(1, timeout=10_000)
+    assert errors == []
+    await page.close()
+
+
+@needs_chromium
+async def test_a_launch_appears_in_the_launches_panel_and_its_pair_can_be_charted(
+    open_api: Stack, browser: Browser
+) -> None:
+    env = {**os.environ, "DATABASE_URL": open_api.env["DATABASE_URL"], "AMQP_URL": open_api.env["AMQP_URL"]}
+    command = [str(BIN / "orders-admin"), "launch", "PAGEL", "--decimals", "6", "--price", "0.0001",
+               "--liquidity", "500"]  # fmt: skip
+    launched = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "launched PAGEL" in launched.stdout
+    errors: list[str] = []
+    page = await _open(browser, page_url(open_api), errors)
+    row = page.locator("#launch-rows tr[data-symbol='PAGEL']")
+    await expect(row).to_have_attribute("data-status", "open", timeout=10_000)
+    await expect(row).to_contain_text("PAGEL/SOL")
+    # Its pool opened: the chart offers the pair and draws its samples (Raydium's: the launch seeds no
+    # Meteora liquidity, so that venue has no price to draw).
+    await expect(page.locator("#chart-pair option[value='PAGEL-SOL']")).to_have_count(1)
+    await page.select_option("#chart-pair", "PAGEL-SOL")
+    await expect(page.locator("#chart")).to_have_attribute("data-pair", "PAGEL-SOL", timeout=10_000)
+    await _chart_points(page, 2, venues=("raydium",))
     assert errors == []
     await page.close()
