@@ -224,3 +224,33 @@ async def test_a_pass_fires_an_order_of_a_cheap_token_the_pools_pay(
         finally:
             await trigger.release()
             await connection.close()
+
+
+async def test_the_trigger_wakes_for_the_earliest_expiry_of_the_pairs_it_holds(
+    own_db: Database, own_database_url: str
+) -> None:
+    async with own_db.connection() as conn:
+        await seed_pools(conn)
+    later = await _limit(own_db, "1000000", timedelta(seconds=60))
+    with throwaway_vhost("orders-trigger") as amqp_url:
+        connection = await connect(amqp_url, name="trigger-tests")
+        settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        trigger = await build_trigger(res, connection)
+        try:
+            # Holding nothing, it has no expiry to wake for.
+            assert await trigger.next_expiry() == float("inf")
+            await trigger.pass_once()
+            # Its wake is the order's expiry (a minute away), not the next tick.
+            assert 50 < await trigger.next_expiry() - time.monotonic() <= 60
+            soon = await _limit(own_db, "1000000", timedelta(seconds=20))
+            assert 10 < await trigger.next_expiry() - time.monotonic() <= 20
+            async with own_db.connection() as conn:
+                await conn.execute(
+                    "UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = %s", [soon]
+                )
+            await trigger.expire_held()
+            assert (await _status(own_db, soon), await _status(own_db, later)) == ("expired", "open")
+        finally:
+            await trigger.release()
+            await connection.close()

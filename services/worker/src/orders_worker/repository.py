@@ -345,6 +345,21 @@ async def expire_due(conn: Conn, tokens: Sequence[str], *, limit: int) -> list[O
     ]
 
 
+# Seconds until the earliest open order expires (a look-up at the head of ix_orders_open_expires).
+_NEXT_EXPIRY = """
+SELECT extract(epoch FROM min(expires_at) - clock_timestamp())::float8 FROM orders
+WHERE status = 'open' AND expires_at > now()
+"""
+
+
+async def next_expiry_in(conn: Conn) -> float | None:
+    """Seconds until the earliest open order (of any pair) expires; None when none waits."""
+    async with conn.cursor() as cur:
+        await cur.execute(_NEXT_EXPIRY, prepare=True)
+        row = await cur.fetchone()
+    return None if row is None or row[0] is None else max(0.0, float(row[0]))
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """An open limit order, as the trigger prices it."""

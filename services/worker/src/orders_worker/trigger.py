@@ -24,6 +24,7 @@ stuck in routing.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from orders_worker.resources import Resources
 log = get_logger()
 
 INTERVAL_S = 1.0
+# The least time between two wakes for expiry alone.
+EXPIRY_SPACING_S = 0.05
 # Orders looked at per pair, direction and pass; more wait for the next pass.
 BATCH = 200
 # The probe whose average price bounds every order's: it pays about this many base units of tokenOut, so its
@@ -77,9 +80,11 @@ class Trigger:
     _probes: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
     async def run(self) -> None:
-        """Every INTERVAL_S a full pass; in between, a pair's pass as soon as its pools change. A failure
-        drops the connection (and so the leases), and the next tick starts again."""
+        """Every INTERVAL_S a full pass; in between, a pair's pass as soon as its pools change, and the
+        expiry of the held pairs' orders as the earliest one's time comes. A failure drops the connection
+        (and so the leases), and the next tick starts again."""
         next_tick = time.monotonic()
+        next_expiry = math.inf
         try:
             while True:
                 try:
@@ -87,8 +92,13 @@ class Trigger:
                     if now >= next_tick:
                         next_tick = now + INTERVAL_S
                         await self.pass_once()
+                        next_expiry = await self.next_expiry()
+                    elif now >= next_expiry:
+                        await self.expire_held()
+                        # Expiries due together are one wake; never more than one wake per EXPIRY_SPACING_S.
+                        next_expiry = max(await self.next_expiry(), now + EXPIRY_SPACING_S)
                     else:
-                        await self.on_changes(within=next_tick - now)
+                        await self.on_changes(within=min(next_tick, next_expiry) - now)
                 except Exception:
                     self.res.metrics.internal_errors.labels(where="limit_trigger").inc()
                     log.warning("limit_trigger_failed", exc_info=True, pairs_held=sorted(self.held))
@@ -146,6 +156,24 @@ class Trigger:
         for pair in sorted(self.held.intersection(pairs)):
             await self._expire(conn, pair)
             await self.pass_pair(conn, pair)
+
+    async def next_expiry(self) -> float:
+        """When (monotonic) the earliest open order expires, if this worker holds any pair; else never.
+
+        The tick alone would expire an order up to INTERVAL_S late; waking at its time keeps expiry within
+        moments of `expiresAt`. The look-up is of every pair (one index probe): an order of a pair held
+        elsewhere costs one wake that finds nothing due.
+        """
+        if not self.held:
+            return math.inf
+        due_in = await repository.next_expiry_in(await self.connection())
+        return math.inf if due_in is None else time.monotonic() + due_in
+
+    async def expire_held(self) -> None:
+        """Expire the due orders of every pair held."""
+        conn = await self.connection()
+        for pair in sorted(self.held):
+            await self._expire(conn, pair)
 
     async def _expire(self, conn: Conn, pair: str) -> None:
         events = await repository.expire_due(conn, pair.split("/"), limit=BATCH)
