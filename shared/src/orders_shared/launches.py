@@ -21,13 +21,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from aio_pika.abc import AbstractExchange
+
+from orders_shared.amqp import publish
 from orders_shared.contracts import TokenLaunched
 from orders_shared.db import Conn
 from orders_shared.errors import InvalidOrder
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
 from orders_shared.repository import TokenRecord, find_launch, insert_launch, list_launches
+from orders_shared.topology import LAUNCH_KEY
 from orders_venues import Listing, PairPools, launch_pools, list_pair, register
 from orders_venues.pools import DEFAULT_USD_PRICES
 from orders_venues.tokens import TOKENS, Token, b58encode, derived_mint, find_token, is_mint, plain
+
+log = get_logger()
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 MAX_DECIMALS = 12
@@ -73,29 +81,25 @@ class Launch:
         usd = self.price * DEFAULT_USD_PRICES[self.quote.symbol]
         return Listing(self.token, self.quote, int(self.opens_at.timestamp()), plain(usd))
 
+    def _terms(self) -> dict[str, Any]:
+        # The `tokens` row and the `TokenLaunched` message hold the same fields.
+        return {
+            "symbol": self.token.symbol,
+            "mint": self.token.mint,
+            "decimals": self.token.decimals,
+            "quote": self.quote.symbol,
+            "price": self.price,
+            "liquidity": self.liquidity,
+            "opens_at": self.opens_at,
+        }
+
     def record(self) -> TokenRecord:
         """The `tokens` row."""
-        return TokenRecord(
-            symbol=self.token.symbol,
-            mint=self.token.mint,
-            decimals=self.token.decimals,
-            quote=self.quote.symbol,
-            price=self.price,
-            liquidity=self.liquidity,
-            opens_at=self.opens_at,
-        )
+        return TokenRecord(**self._terms())
 
     def message(self) -> TokenLaunched:
         """The `TokenLaunched` announcement."""
-        return TokenLaunched(
-            symbol=self.token.symbol,
-            mint=self.token.mint,
-            decimals=self.token.decimals,
-            quote=self.quote.symbol,
-            price=self.price,
-            liquidity=self.liquidity,
-            opens_at=self.opens_at,
-        )
+        return TokenLaunched(**self._terms())
 
     @classmethod
     def from_record(cls, row: TokenRecord | TokenLaunched) -> Launch:
@@ -182,6 +186,17 @@ async def launch(conn: Conn, planned: Launch) -> bool:
     return created
 
 
+async def announce(market: AbstractExchange, launched: Launch, metrics: Metrics) -> None:
+    """Log the committed launch and announce it on `market.events`; a failed publish is counted and
+    logged, not raised: Postgres has the launch, and every process finds it there on a miss."""
+    log.info("token_launched", symbol=launched.token.symbol, opens_at=launched.opens_at.isoformat())
+    try:
+        await publish(market, LAUNCH_KEY, launched.message())
+    except Exception:
+        metrics.publish_failures.labels(kind="launch").inc()
+        log.warning("launch_publish_failed", symbol=launched.token.symbol, exc_info=True)
+
+
 async def refresh(conn: Conn) -> list[Launch]:
     """Every launch in Postgres, each learnt by this process."""
     launches = [Launch.from_record(row) for row in await list_launches(conn)]
@@ -256,4 +271,15 @@ def due(seed: int, per_hour: int, now: datetime) -> list[Launch]:
     return wanted
 
 
-__all__ = ["Launch", "due", "launch", "learn", "plan", "pools_of", "refresh", "resolve", "scheduled"]
+__all__ = [
+    "Launch",
+    "announce",
+    "due",
+    "launch",
+    "learn",
+    "plan",
+    "pools_of",
+    "refresh",
+    "resolve",
+    "scheduled",
+]

@@ -46,6 +46,26 @@ def swap_instructions(token_in: Token, token_out: Token, venues: list[str]) -> l
     return steps
 
 
+def sending_steps(
+    decision: Decision, token_in: Token, token_out: Token, signature: str
+) -> list[tuple[Status, dict[str, Any]]]:
+    """An order's `routing`, `building` and `submitted` steps with their event details, once its route is
+    chosen: written together, as one compare-and-set."""
+    return [
+        (Status.ROUTING, {"quotes": decision.quotes}),
+        (
+            Status.BUILDING,
+            {
+                "dexChosen": decision.dex_chosen,
+                "route": decision.legs,
+                "minAmountOut": decision.min_amount_out,
+                "instructions": swap_instructions(token_in, token_out, [leg.venue for leg in decision.legs]),
+            },
+        ),
+        (Status.SUBMITTED, {"txHash": signature}),
+    ]
+
+
 @dataclass(slots=True)
 class Held:
     """Where this worker last saw the order: the compare-and-set of its next step names it."""
@@ -109,21 +129,7 @@ class Pipeline:
         # Nothing happens between routing, building and submitting once the route is chosen, so the
         # three steps are one compare-and-set: one statement writes their three events (seq n+1..n+3),
         # and the order is `submitted` before its swap is sent, as when they were three statements.
-        steps: list[tuple[Status, dict[str, Any]]] = [
-            (Status.ROUTING, {"quotes": decision.quotes}),
-            (
-                Status.BUILDING,
-                {
-                    "dexChosen": decision.dex_chosen,
-                    "route": decision.legs,
-                    "minAmountOut": decision.min_amount_out,
-                    "instructions": swap_instructions(
-                        token_in, token_out, [leg.venue for leg in decision.legs]
-                    ),
-                },
-            ),
-            (Status.SUBMITTED, {"txHash": signature}),
-        ]
+        steps = sending_steps(decision, token_in, token_out, signature)
         async with self.res.db.connection() as conn:
             events = await repository.advance_through(
                 conn,
@@ -290,12 +296,7 @@ class Pipeline:
         return _token(order.token_in), _token(order.token_out)
 
     async def _announce(self, events: list[OrderEvent]) -> None:
-        # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.
-        try:
-            await self.events.ring(events)
-        except Exception:
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.events.ring_committed(events, self.res.metrics)
 
 
 def _token(symbol: str) -> Token:

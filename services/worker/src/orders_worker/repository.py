@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import dump
-from orders_shared.repository import draft_event
+from orders_shared.repository import draft_event, expiring
 from orders_shared.status import Status, ensure_legal
 from orders_venues import PairPools
 
@@ -310,28 +310,8 @@ async def try_lease(conn: Conn, key: str) -> bool:
     return bool(row and row[0])
 
 
-# A pair's open orders past their expiry, moved to `expired` with their events in one statement. The
-# orders a cancel or a fire holds are skipped, and the status is checked again by the UPDATE.
-_EXPIRE_DUE = """
-WITH due AS (
-    SELECT id FROM orders
-    WHERE status = 'open' AND expires_at <= now()
-      AND token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])
-    ORDER BY expires_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE orders o
-    SET status = 'expired', last_seq = o.last_seq + 1, updated_at = clock_timestamp()
-    FROM due
-    WHERE o.id = due.id AND o.status = 'open'
-    RETURNING o.id, o.last_seq, o.updated_at, o.attempt
-), appended AS (
-    INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT id, last_seq, 'expired', jsonb_build_object('attempt', attempt), updated_at FROM moved
-)
-SELECT id, last_seq, updated_at, attempt FROM moved
-"""
+# A pair's open orders past their expiry.
+_EXPIRE_DUE = expiring("token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])")
 
 
 async def expire_due(conn: Conn, tokens: Sequence[str], *, limit: int) -> list[OrderEvent]:

@@ -28,23 +28,21 @@ from typing import Any
 
 from aio_pika.abc import AbstractExchange
 
-from orders_shared.amqp import publish
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.decision import decide
 from orders_shared.errors import NoRoute
-from orders_shared.launches import Launch, due, launch, learn, refresh
+from orders_shared.launches import Launch, announce, due, launch, learn, refresh
 from orders_shared.logging import get_logger
 from orders_shared.repository import Sniper, due_snipes, expire_snipers, open_snipers, read_pools
 from orders_shared.status import Status
-from orders_shared.topology import LAUNCH_KEY
 from orders_venues import CannotFill, PairPools, Side, listed_pairs, listing
 from orders_venues.exchange import execute
 from orders_venues.tokens import plain
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import executed_price
-from orders_worker.pipeline import swap_instructions
+from orders_worker.pipeline import sending_steps
 from orders_worker.repository import Confirmation, Ledger
 from orders_worker.resources import Resources
 
@@ -120,13 +118,7 @@ class Launchpad:
             self._written.add(planned.token.symbol)
             if created:
                 wrote.append(planned)
-                log.info("token_launched", symbol=planned.token.symbol, opens_at=planned.opens_at.isoformat())
-                try:
-                    await publish(self.market, LAUNCH_KEY, planned.message())
-                except Exception:
-                    # Postgres has it: every process finds it there on a miss.
-                    self.res.metrics.publish_failures.labels(kind="launch").inc()
-                    log.warning("launch_publish_failed", symbol=planned.token.symbol, exc_info=True)
+                await announce(self.market, planned, self.res.metrics)
         return wrote
 
     async def fire(self, opened: Launch) -> list[OrderEvent]:
@@ -150,14 +142,7 @@ class Launchpad:
         return events
 
     async def _ring(self, events: list[OrderEvent]) -> None:
-        if not events:
-            return
-        try:
-            await self.doorbell.ring(events)
-        except Exception:
-            # Committed already: the notifier fills the gap from Postgres.
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.doorbell.ring_committed(events, self.res.metrics)
 
 
 def _until_next_pass(started: float) -> float:
@@ -197,21 +182,7 @@ def _run(opened: Launch, snipers: list[Sniper], opening: PairPools, now: int) ->
                 )
             )
             continue
-        sent: list[tuple[Status, dict[str, Any]]] = [
-            (Status.ROUTING, {"quotes": decision.quotes}),
-            (
-                Status.BUILDING,
-                {
-                    "dexChosen": decision.dex_chosen,
-                    "route": decision.legs,
-                    "minAmountOut": decision.min_amount_out,
-                    "instructions": swap_instructions(
-                        token_in, token_out, [leg.venue for leg in decision.legs]
-                    ),
-                },
-            ),
-            (Status.SUBMITTED, {"txHash": signature}),
-        ]
+        sent = sending_steps(decision, token_in, token_out, signature)
         columns: dict[str, Any] = {"route": decision.as_json(), "tx_hash": signature, "attempt": 1}
         missed: str | None
         try:

@@ -219,10 +219,4 @@ class Trigger:
         return None
 
     async def _announce(self, events: list[OrderEvent]) -> None:
-        if not events:
-            return
-        try:
-            await self.doorbell.ring(events)
-        except Exception:
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.doorbell.ring_committed(events, self.res.metrics)
