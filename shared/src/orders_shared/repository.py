@@ -23,7 +23,7 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import PairState, ParsedPools, dump, load
 from orders_shared.status import Status, ensure_legal
-from orders_venues import Listing, PairPools, default_pools
+from orders_venues import Catalog, Listing, PairPools, default_pools
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +162,11 @@ FROM pools WHERE pair = %(pair)s
 _POOLS_LOCKED = _POOLS + " FOR UPDATE"
 
 
-async def read_pools(conn: Conn, pair: str, parsed: ParsedPools, *, lock: bool = False) -> PairState:
+async def read_pools(
+    conn: Conn, pair: str, parsed: ParsedPools, catalog: Catalog, *, lock: bool = False
+) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends. Parses only a version not in
-    ``parsed``."""
+    ``parsed`` (a launched pair's parse makes it known to ``catalog``)."""
     # Taken before the query: another task may replace the entry while the query runs, and a NULL state
     # means "the version you sent", whatever the cache holds by the time it arrives.
     cached = parsed.entry(pair)
@@ -177,7 +179,7 @@ async def read_pools(conn: Conn, pair: str, parsed: ParsedPools, *, lock: bool =
     if state is None and cached is not None:
         pools = cached[1]
     else:
-        pools = load(state)
+        pools = load(state, catalog)
         # Versions only grow: a read that another task's newer entry overtook must not move the cache
         # back, or the next read would parse again what this process has parsed already.
         if version > parsed.version(pair):

@@ -26,6 +26,7 @@ from orders_shared.launches import Launch, announce, launch, learn, plan, refres
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.topology import LAUNCH_KEY
+from orders_venues import Catalog
 
 LAUNCHES_KEY = "launches"
 log = get_logger()
@@ -73,6 +74,8 @@ class Launches:
     db: Database
     market: AbstractExchange
     metrics: Metrics
+    # The tokens and pairs this process knows (the lifespan's one).
+    catalog: Catalog
 
     async def create(self, body: LaunchRequest) -> LaunchView:
         """Launch the token (InvalidOrder naming a field; 409 if its symbol or mint is taken), then announce
@@ -87,7 +90,7 @@ class Launches:
             mint=body.mint,
         )
         async with self.db.connection() as conn:
-            created = await launch(conn, planned)
+            created = await launch(conn, self.catalog, planned)
         if not created:
             raise HTTPException(409, f"a token with symbol {planned.token.symbol} or that mint exists")
         await announce(self.market, planned, self.metrics)
@@ -96,7 +99,7 @@ class Launches:
     async def list(self) -> LaunchList:
         """Every launch, by opening (and each learnt by this process)."""
         async with self.db.connection() as conn:
-            launches = await refresh(conn)
+            launches = await refresh(conn, self.catalog)
         now = datetime.now(UTC)
         return LaunchList(launches=[_view(known, now) for known in launches])
 
@@ -106,8 +109,10 @@ def _view(known: Launch, now: datetime) -> LaunchView:
     return LaunchView.model_validate({**view, "opensAt": known.opens_at})
 
 
-async def follow_launches(channel: AbstractChannel, market: AbstractExchange, metrics: Metrics) -> None:
-    """Learn every `TokenLaunched` announced from now on, on this replica's own queue."""
+async def follow_launches(
+    channel: AbstractChannel, market: AbstractExchange, metrics: Metrics, catalog: Catalog
+) -> None:
+    """Learn every `TokenLaunched` announced from now on into ``catalog``, on this replica's own queue."""
 
     async def on_launch(message: AbstractIncomingMessage) -> None:
         try:
@@ -117,7 +122,7 @@ async def follow_launches(channel: AbstractChannel, market: AbstractExchange, me
             metrics.internal_errors.labels(where="launch_feed").inc()
             log.error("launch_malformed", body=message.body[:200].decode(errors="replace"))
             return
-        learn(known)
+        learn(catalog, known)
         log.info("token_launch_learnt", symbol=known.token.symbol, pair=known.pair)
 
     # Exclusive and auto-deleted: a replica that missed an announcement reads `tokens` on a miss.

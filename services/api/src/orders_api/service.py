@@ -1,4 +1,4 @@
-"""What the api does with orders: check them against the token registry, store them, read them back."""
+"""What the api does with orders: check them against the process's catalog, store them, read them back."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from orders_shared.repository import (
     read_pools,
 )
 from orders_shared.status import Status
-from orders_venues.tokens import find_token
+from orders_venues import Catalog
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -124,6 +124,8 @@ class OrderService:
     writer: OrderWriter
     metrics: Metrics
     settings: ApiSettings
+    # The tokens and pairs this process knows, launched ones included (the lifespan's one).
+    catalog: Catalog
     parsed: ParsedPools = field(default_factory=ParsedPools)
     # Where a cancel's event is announced to the notifiers (None: they find it in Postgres).
     events: EventAnnouncer | None = None
@@ -139,7 +141,7 @@ class OrderService:
         await self._learn(request.token_in, request.token_out)
         if request.type == "sniper":
             return await self._submit_sniper(request, client=client, idempotency_key=idempotency_key)
-        order = validate(request, self.settings.default_slippage_bps)
+        order = validate(request, self.settings.default_slippage_bps, self.catalog)
         intake = _Intake.of(request, client, idempotency_key)
         new = NewOrder(
             order_id=intake.order_id,
@@ -159,18 +161,18 @@ class OrderService:
 
     async def _learn(self, *names: str) -> None:
         """Read from Postgres the tokens this process does not know yet (launched since it last heard)."""
-        missing = [name for name in names if find_token(name) is None]
+        missing = [name for name in names if self.catalog.find_token(name) is None]
         if missing:
             async with self.db.connection() as conn:
                 for name in missing:
-                    await resolve(conn, name)
+                    await resolve(conn, self.catalog, name)
 
     async def _submit_sniper(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None
     ) -> Submitted:
         """Store a sniper order `open` with its `pending` and `open` events; the worker fires it when its
         pool opens."""
-        order = validate_sniper(request, self.settings.default_slippage_bps)
+        order = validate_sniper(request, self.settings.default_slippage_bps, self.catalog)
         intake = _Intake.of(request, client, idempotency_key)
         new = NewSniper(
             order_id=intake.order_id,
@@ -229,11 +231,11 @@ class OrderService:
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
         await self._learn(request.token_in, request.token_out)
-        order = validate(request, self.settings.default_slippage_bps)
+        order = validate(request, self.settings.default_slippage_bps, self.catalog)
         async with self.db.connection() as conn:
-            state = await read_pools(conn, order.side.pair, self.parsed)
+            state = await read_pools(conn, order.side.pair, self.parsed, self.catalog)
         now = int(time.time())
-        current = settled(state, self.settings, now)
+        current = settled(state, self.settings, now, self.catalog)
         try:
             decision = decide(
                 current, order.side, order.token_in, order.token_out, order.amount_in, order.slippage_bps, now
@@ -268,7 +270,7 @@ class OrderService:
     async def _waiting(self, conn: Conn, row: OrderRow) -> Waiting:
         """Why the open order has not fired: its price now on the pair's pools (parsed once per version)."""
         pairs = await repository.pool_pairs(conn)
-        return await why_waiting(conn, row, pairs, self.parsed, self.settings)
+        return await why_waiting(conn, row, pairs, self.parsed, self.settings, self.catalog)
 
     async def list(
         self,

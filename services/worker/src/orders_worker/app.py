@@ -19,6 +19,7 @@ from orders_shared.pools import ParsedPools
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.repository import seed_pools
 from orders_shared.topology import Topology, declare
+from orders_venues import Catalog
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
@@ -104,7 +105,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             # Create the default pools if no worker has yet.
             async with db.connection() as conn:
                 await seed_pools(conn)
-            res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools())
+            res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools(), Catalog())
             consumer = await build_consumer(res, connection)
             checks["database"] = database_check(db)
             checks["rabbitmq"] = broker_check(connection)

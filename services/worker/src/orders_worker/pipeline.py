@@ -23,7 +23,8 @@ from orders_shared.launches import resolve
 from orders_shared.logging import get_logger
 from orders_shared.repository import OrderRow, fetch_order
 from orders_shared.status import TERMINAL, Status
-from orders_venues.tokens import Token, find_token
+from orders_venues import Catalog
+from orders_venues.tokens import Token
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import Lander, Landing, PriceMissed, executed_price
@@ -289,18 +290,19 @@ class Pipeline:
 
     async def _tokens(self, order: OrderRow) -> tuple[Token, Token]:
         """The order's tokens; one launched since this process last looked is read from Postgres."""
-        if find_token(order.token_in) is None or find_token(order.token_out) is None:
+        catalog = self.res.catalog
+        if catalog.find_token(order.token_in) is None or catalog.find_token(order.token_out) is None:
             async with self.res.db.connection() as conn:
                 for symbol in (order.token_in, order.token_out):
-                    await resolve(conn, symbol)
-        return _token(order.token_in), _token(order.token_out)
+                    await resolve(conn, catalog, symbol)
+        return _token(catalog, order.token_in), _token(catalog, order.token_out)
 
     async def _announce(self, events: list[OrderEvent]) -> None:
         await self.events.ring_committed(events, self.res.metrics)
 
 
-def _token(symbol: str) -> Token:
-    token = find_token(symbol)
+def _token(catalog: Catalog, symbol: str) -> Token:
+    token = catalog.find_token(symbol)
     if token is None:
         raise NoRoute(f"token {symbol} is no longer traded")
     return token

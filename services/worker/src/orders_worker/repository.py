@@ -24,7 +24,7 @@ from orders_shared.db import Conn
 from orders_shared.pools import dump
 from orders_shared.repository import draft_event, expiring
 from orders_shared.status import Status, ensure_legal
-from orders_venues import PairPools
+from orders_venues import Listing, PairPools
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +250,7 @@ async def confirm(
     pair: str,
     pools_after: PairPools | None,
     synced_at: int,
+    launched: Listing | None = None,
 ) -> dict[uuid.UUID, OrderEvent]:
     """Confirm the orders in one statement: their events, the swaps' ledger entries and the pair's pools
     after them (``pools_after``, None when no swap is new). Returns the `confirmed` event of each order
@@ -277,7 +278,7 @@ async def confirm(
         "l_slots": [ledger.slot for _, ledger in swaps],
     }
     if pools_after is not None:
-        params.update(pair=pair, pools_after=Jsonb(dump(pools_after)), synced_at=synced_at)
+        params.update(pair=pair, pools_after=Jsonb(dump(pools_after, launched)), synced_at=synced_at)
     sql = _CONFIRM_AND_SWAP if pools_after is not None else _CONFIRM_ONLY
     async with conn.cursor(row_factory=class_row(Moved)) as cur:
         await cur.execute(sql, params, prepare=True)

@@ -36,7 +36,7 @@ from orders_shared.launches import Launch, announce, due, launch, learn, refresh
 from orders_shared.logging import get_logger
 from orders_shared.repository import Sniper, due_snipes, expire_snipers, open_snipers, read_pools
 from orders_shared.status import Status
-from orders_venues import CannotFill, PairPools, Side, listed_pairs, listing
+from orders_venues import CannotFill, Catalog, Listing, PairPools, Side
 from orders_venues.exchange import execute
 from orders_venues.tokens import plain
 from orders_worker import chain, repository
@@ -88,15 +88,15 @@ class Launchpad:
             except Exception:
                 self.res.metrics.internal_errors.labels(where="launchpad").inc()
                 log.warning("launch_pass_failed", exc_info=True)
-            await asyncio.sleep(_until_next_pass(started))
+            await asyncio.sleep(_until_next_pass(started, self.res.catalog))
 
     async def pass_once(self) -> None:
         """Write the due scheduled launches, expire due snipers, fire the snipers of opened launches; now
-        and then, learn every launch (so `orders_venues.listed_pairs()` is complete in this process)."""
+        and then, learn every launch (so the process's catalog knows every pair)."""
         await self.schedule(datetime.now(UTC))
         async with self.res.db.connection() as conn:
             if time.monotonic() >= self._refresh_at:
-                await refresh(conn)
+                await refresh(conn, self.res.catalog)
                 self._refresh_at = time.monotonic() + REFRESH_S
             expired = await expire_snipers(conn, limit=BATCH)
             opened = await due_snipes(conn)
@@ -114,7 +114,7 @@ class Launchpad:
             if planned.token.symbol in self._written:
                 continue
             async with self.res.db.connection() as conn:
-                created = await launch(conn, planned)
+                created = await launch(conn, self.res.catalog, planned)
             self._written.add(planned.token.symbol)
             if created:
                 wrote.append(planned)
@@ -123,16 +123,16 @@ class Launchpad:
 
     async def fire(self, opened: Launch) -> list[OrderEvent]:
         """The launch's turn: its open snipers' swaps, in submission order, in one transaction."""
-        learn(opened)
+        learn(self.res.catalog, opened)
         pair = opened.pair
         async with self.res.db.transaction() as conn:
-            state = await read_pools(conn, pair, self.res.parsed, lock=True)
+            state = await read_pools(conn, pair, self.res.parsed, self.res.catalog, lock=True)
             snipers = await open_snipers(conn, [opened.token.symbol, opened.token.mint], limit=BATCH)
             if not snipers:
                 return []
             now = int(time.time())
             turn = _run(opened, snipers, state.pools, now)
-            events = await _write(conn, turn, pair, now)
+            events = await _write(conn, turn, pair, self.res.catalog.listing(pair), now)
         if turn.swapped and any(e.status is Status.CONFIRMED for e in events):
             self.res.parsed.put(pair, state.version + 1, turn.pools)
         for event in events:
@@ -145,13 +145,13 @@ class Launchpad:
         await self.doorbell.ring_committed(events, self.res.metrics)
 
 
-def _until_next_pass(started: float) -> float:
+def _until_next_pass(started: float, catalog: Catalog) -> float:
     """Seconds to the next pass: LAUNCH_PASS_S after the last one began, or sooner if a pool this process
     knows of opens before then, so its snipers' turn comes right as it opens."""
     wait = LAUNCH_PASS_S - (time.monotonic() - started)
     now = time.time()
-    for pair in listed_pairs():
-        known = listing(pair)
+    for pair in catalog.pairs():
+        known = catalog.listing(pair)
         if known is not None and now < known.opens_at:
             wait = min(wait, known.opens_at - now + OPENING_MARGIN_S)
     return max(0.0, wait)
@@ -236,7 +236,7 @@ def _failure(reason: str, code: str = "SLIPPAGE_EXCEEDED") -> dict[str, Any]:
     return {"failure_code": code, "failure_reason": reason}
 
 
-async def _write(conn: Conn, turn: _Turn, pair: str, now: int) -> list[OrderEvent]:
+async def _write(conn: Conn, turn: _Turn, pair: str, launched: Listing | None, now: int) -> list[OrderEvent]:
     """Every order's steps (compare-and-set from its open seq), then the confirmations with the pools."""
     events: list[OrderEvent] = []
     confirmations: list[Confirmation] = []
@@ -253,7 +253,12 @@ async def _write(conn: Conn, turn: _Turn, pair: str, now: int) -> list[OrderEven
             confirmations.append(replace(turn.confirmations[sniper.id], expected_seq=written[-1].seq))
     if confirmations:
         confirmed = await repository.confirm(
-            conn, confirmations, pair=pair, pools_after=turn.pools if turn.swapped else None, synced_at=now
+            conn,
+            confirmations,
+            pair=pair,
+            pools_after=turn.pools if turn.swapped else None,
+            launched=launched,
+            synced_at=now,
         )
         events.extend(confirmed[c.order_id] for c in confirmations if c.order_id in confirmed)
     return events
