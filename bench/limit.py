@@ -34,6 +34,7 @@ from orders_shared.amqp import connect
 from orders_shared.db import Database
 from orders_shared.metrics import create_metrics
 from orders_shared.pools import ParsedPools
+from orders_venues import Catalog
 from orders_venues.pools import DEFAULT_USD_PRICES
 from orders_worker.app import build_trigger, venue_latency
 from orders_worker.resources import Resources
@@ -186,7 +187,12 @@ async def pass_costs(database_url: str, amqp_url: str, passes: int) -> dict[str,
     async with Database(database_url, size=2, application_name="bench-limit") as db:
         broker = await connect(amqp_url, name="bench-limit")
         res = Resources(
-            db, settings, venue_latency(settings), create_metrics(CollectorRegistry()), ParsedPools()
+            db,
+            settings,
+            venue_latency(settings),
+            create_metrics(CollectorRegistry()),
+            ParsedPools(),
+            Catalog(),
         )
         trigger = await build_trigger(res, broker)
         try:

@@ -29,6 +29,7 @@ from orders_shared.pools import ParsedPools
 from orders_shared.repository import fetch_order
 from orders_shared.repository import read_events as fetch_events
 from orders_shared.topology import DEAD_KEY, DEAD_QUEUE, EXECUTE_KEY, EXECUTE_QUEUE, retry_queue
+from orders_venues import Catalog
 from orders_worker.app import build_consumer, venue_latency
 from orders_worker.consumer import Consumer
 from orders_worker.resources import Resources
@@ -110,7 +111,7 @@ async def running_worker(
             venue_failure_rate=1.0,
         )
         metrics = create_metrics()
-        res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools())
+        res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools(), Catalog())
         connection = await connect(amqp_url, name="consumer-tests-worker")
         test_connection = await connect(amqp_url, name="consumer-tests")
         try:

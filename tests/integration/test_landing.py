@@ -22,7 +22,7 @@ from orders_shared.metrics import create_metrics
 from orders_shared.models import executions_table, orders_table, pools_table
 from orders_shared.pools import ParsedPools, dump
 from orders_shared.status import Status
-from orders_venues import PairPools, Side
+from orders_venues import Catalog, PairPools, Side
 from orders_venues.pools import default_pools
 from orders_venues.tokens import Token, find_token
 from orders_worker.app import venue_latency
@@ -106,7 +106,7 @@ def lander(
         announced.append(events)
 
     settings = WorkerSettings(database_url=database_url, amqp_url=amqp_url)
-    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
     return Lander(res, announce)
 
 

@@ -28,7 +28,7 @@ from orders_shared.repository import (
 )
 from orders_shared.status import Status
 from orders_shared.topology import LAUNCH_KEY, declare
-from orders_venues import derived_mint, listing
+from orders_venues import Catalog, derived_mint
 from orders_worker.app import build_launchpad, venue_latency
 from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
@@ -54,7 +54,7 @@ async def _launchpad(
 ) -> Launchpad:
     url, connection = amqp
     settings = WorkerSettings(database_url=database_url, amqp_url=url, market_launches_per_hour=per_hour)
-    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+    res = Resources(db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
     return await build_launchpad(res, connection)
 
 
@@ -88,11 +88,12 @@ async def _sniper(
 
 async def test_a_launch_writes_its_token_and_pools_once(own_db: Database) -> None:
     planned = _planned("LNCHA", opens_in=timedelta(minutes=5))
+    catalog = Catalog()
     async with own_db.connection() as conn:
-        assert await launch(conn, planned)
-        assert not await launch(conn, planned)  # the same symbol again: nothing written
+        assert await launch(conn, catalog, planned)
+        assert not await launch(conn, catalog, planned)  # the same symbol again: nothing written
         rows = await list_launches(conn)
-        state = await read_pools(conn, planned.pair, ParsedPools())
+        state = await read_pools(conn, planned.pair, ParsedPools(), Catalog())
         cur = await conn.execute("SELECT opens_at, origin FROM pools WHERE pair = %s", [planned.pair])
         opens_at, origin = await cur.fetchone() or (None, None)
     row = next(r for r in rows if r.symbol == "LNCHA")
@@ -107,16 +108,20 @@ async def test_a_launch_writes_its_token_and_pools_once(own_db: Database) -> Non
 async def test_a_process_that_missed_the_launch_finds_it_by_symbol_or_mint(own_db: Database) -> None:
     mint = derived_mint("launch-tests/LNCHB")
     planned = _planned("LNCHB", mint=mint)
+    launching, missed, refreshed = Catalog(), Catalog(), Catalog()
     async with own_db.connection() as conn:
-        assert await launch(conn, planned)
-        found = await resolve(conn, mint)
-        assert await resolve(conn, "lnchb") == found
-        assert await resolve(conn, derived_mint("never launched")) is None
-        known = await refresh(conn)
+        assert await launch(conn, launching, planned)
+        assert missed.find_token(mint) is None
+        found = await resolve(conn, missed, mint)
+        assert await resolve(conn, missed, "lnchb") == found
+        assert await resolve(conn, missed, derived_mint("never launched")) is None
+        known = await refresh(conn, refreshed)
     assert found is not None
     assert (found.symbol, found.mint, found.decimals) == ("LNCHB", mint, 6)
     assert "LNCHB" in {k.token.symbol for k in known}
-    assert listing("LNCHB/SOL") is not None
+    assert launching.listing("LNCHB/SOL") is not None
+    assert missed.listing("LNCHB/SOL") is not None
+    assert refreshed.listing("LNCHB/SOL") is not None
 
 
 async def test_the_schedule_is_written_once_and_announced_by_the_worker_that_wrote_it(
@@ -151,7 +156,7 @@ async def test_snipers_wait_until_the_pool_opens(
 ) -> None:
     planned = _planned("LNCHC", opens_in=timedelta(hours=1))
     async with own_db.connection() as conn:
-        assert await launch(conn, planned)
+        assert await launch(conn, Catalog(), planned)
     waiting = await _sniper(own_db, "LNCHC", "1")
     await (await _launchpad(own_db, own_database_url, amqp)).pass_once()
     async with own_db.connection() as conn:
@@ -165,7 +170,7 @@ async def test_a_launch_fires_its_snipers_in_submission_order_at_rising_prices(
 ) -> None:
     planned = _planned("LNCHD", opens_in=timedelta(hours=1))
     async with own_db.connection() as conn:
-        assert await launch(conn, planned)
+        assert await launch(conn, Catalog(), planned)
     # By symbol and by mint; the third accepts no more than the opening price: it cannot land third.
     first = await _sniper(own_db, "LNCHD", "20")
     second = await _sniper(own_db, planned.token.mint, "20")

@@ -18,6 +18,7 @@ from orders_shared.metrics import create_metrics
 from orders_shared.pools import ParsedPools
 from orders_shared.repository import fetch_order, leave_open, read_events, seed_pools
 from orders_shared.status import Status
+from orders_venues import Catalog
 from orders_worker.app import venue_latency
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
@@ -45,7 +46,7 @@ async def pipeline(
         venue_quote_latency_ms="0",
         venue_execute_latency_ms="0",
     )
-    res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+    res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
     yield Pipeline(res, Doorbell(own_channel))
 
 

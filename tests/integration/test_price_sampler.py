@@ -11,7 +11,7 @@ from orders_api.settings import ApiSettings
 from orders_shared.db import Database
 from orders_shared.pools import dump
 from orders_shared.repository import seed_pools
-from orders_venues import PAIRS, default_pools
+from orders_venues import PAIRS, Catalog, default_pools
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,7 +22,7 @@ _UNKNOWN_TOKEN = "INSERT INTO pools (pair, state, synced_at, origin) VALUES ('ZZ
 async def test_every_pair_of_the_pools_table_is_sampled_and_an_unreadable_one_named(
     own_db: Database, own_database_url: str
 ) -> None:
-    market = MarketPrices(own_db, ApiSettings(database_url=own_database_url))
+    market = MarketPrices(own_db, ApiSettings(database_url=own_database_url), Catalog())
     with pytest.raises(UnknownPair, match="SOL/USDC"):
         await market.window("SOL/USDC", 60)
     await market.sample_once()

@@ -23,7 +23,7 @@ from orders_shared.models import orders_table, pools_table
 from orders_shared.pools import PairState, ParsedPools, dump
 from orders_shared.repository import fetch_order, read_events, read_pools
 from orders_shared.status import Status
-from orders_venues import PairPools
+from orders_venues import Catalog, PairPools
 from orders_venues.pools import default_pools
 from orders_worker.repository import (
     Confirmation,
@@ -236,7 +236,7 @@ async def _read_while_another_task_puts(
 
     async def read_locked(pg: AsyncConnection[Any]) -> PairState:
         async with pg.transaction():
-            return await read_pools(pg, pair, parsed, lock=True)
+            return await read_pools(pg, pair, parsed, Catalog(), lock=True)
 
     async with db.connection() as pg, engine.connect() as blocker:
         await blocker.execute(

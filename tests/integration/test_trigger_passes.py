@@ -24,7 +24,7 @@ from orders_shared.pools import ParsedPools, dump
 from orders_shared.repository import fetch_order, read_events, read_pools, seed_pools
 from orders_shared.status import Status
 from orders_shared.topology import declare
-from orders_venues import PAIRS, Side
+from orders_venues import PAIRS, Catalog, Side
 from orders_venues.pools import default_pools
 from orders_venues.tokens import Token, find_token
 from orders_worker.app import build_trigger, venue_latency
@@ -70,7 +70,7 @@ async def test_a_pass_fires_expires_and_leaves_and_a_second_trigger_takes_over(
     with throwaway_vhost("orders-trigger") as amqp_url:
         connection = await connect(amqp_url, name="trigger-tests")
         settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
-        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
         first, second = await build_trigger(res, connection), await build_trigger(res, connection)
         try:
             await first.pass_once()
@@ -131,14 +131,16 @@ async def test_a_landing_notifies_the_pairs_holder_which_fires_what_the_pools_no
     with throwaway_vhost("orders-trigger-notify") as amqp_url:
         connection = await connect(amqp_url, name="trigger-notify-tests")
         settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
-        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
         trigger = await build_trigger(res, connection)
         try:
             await trigger.pass_once()
             assert "SOL/USDC" in trigger.held
             async with own_db.connection() as conn:
                 now = int(time.time())
-                pools = settled(await read_pools(conn, "SOL/USDC", res.parsed), settings, now)
+                pools = settled(
+                    await read_pools(conn, "SOL/USDC", res.parsed, res.catalog), settings, now, res.catalog
+                )
             side = Side("SOL/USDC", sell_base=True)
             paid = decide(pools, side, SOL, USDC, Decimal("0.5"), 0, now).expected_out / Decimal("0.5")
             # Half a percent above what the pools pay now: it waits.
@@ -172,7 +174,7 @@ async def test_the_pairs_come_from_the_pools_table(own_db: Database, own_databas
     with throwaway_vhost("orders-trigger-pairs") as amqp_url:
         connection = await connect(amqp_url, name="trigger-pairs-tests")
         settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
-        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
         trigger = await build_trigger(res, connection)
         try:
             await trigger.pass_once()
@@ -198,9 +200,10 @@ async def test_a_pass_fires_an_order_of_a_cheap_token_the_pools_pay(
         await seed_pools(conn)
         now = int(time.time())
         pools = settled(
-            await read_pools(conn, "BONK/SOL", ParsedPools()),
+            await read_pools(conn, "BONK/SOL", ParsedPools(), Catalog()),
             WorkerSettings(database_url=own_database_url, amqp_url="amqp://unused/"),
             now,
+            Catalog(),
         )
     amount = Decimal("5000000")
     paid = (
@@ -216,7 +219,7 @@ async def test_a_pass_fires_an_order_of_a_cheap_token_the_pools_pay(
     with throwaway_vhost("orders-trigger-bonk") as amqp_url:
         connection = await connect(amqp_url, name="trigger-bonk-tests")
         settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
-        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
         trigger = await build_trigger(res, connection)
         try:
             await trigger.pass_once()

@@ -1,4 +1,4 @@
-"""Launches without I/O: the token registry and mint addresses, a launched pair's pools, the seeded
+"""Launches without I/O: a process's catalog and mint addresses, a launched pair's pools, the seeded
 schedule (the same on every worker), the checks of a launch and of a sniper order."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from orders_api.validation import validate, validate_sniper
 from orders_shared.errors import InvalidOrder
 from orders_shared.launches import Launch, due, learn, plan, scheduled
 from orders_shared.pools import dump, load
-from orders_venues import Market, derived_mint, find_token, is_mint, launch_pools, listing, orient
+from orders_venues import Catalog, Market, derived_mint, is_mint, launch_pools, orient
 from orders_venues.exchange import quote_fns
 from orders_venues.route_search import best_route
 from orders_venues.tokens import TOKENS, Token, b58decode, b58encode
@@ -47,12 +47,15 @@ def test_base58_round_trips_and_a_mint_is_32_bytes() -> None:
 
 def test_a_learnt_launch_is_found_by_symbol_any_case_and_by_mint_and_is_routable() -> None:
     launch = _plan("UNITA", mint=derived_mint("unit/UNITA"))
-    assert find_token("UNITA") is None
-    learn(launch)
-    assert find_token("UNITA") == find_token("unita") == find_token(launch.token.mint) == launch.token
-    assert orient("SOL", "UNITA").pair == "UNITA/SOL"
-    assert orient("SOL", "UNITA").sell_base is False
-    known = listing("UNITA/SOL")
+    catalog = Catalog()
+    assert catalog.find_token("UNITA") is None
+    learn(catalog, launch)
+    found = catalog.find_token
+    assert found("UNITA") == found("unita") == found(launch.token.mint) == launch.token
+    assert orient("SOL", "UNITA", catalog.pairs()).pair == "UNITA/SOL"
+    assert orient("SOL", "UNITA", catalog.pairs()).sell_base is False
+    assert Catalog().find_token("UNITA") is None  # another process's catalog has not learnt it
+    known = catalog.listing("UNITA/SOL")
     assert known is not None
     assert known.opens_at == int(NOW.timestamp())
     assert known.usd_price == Decimal("0.015")  # 0.0001 SOL at the market's 150 USD per SOL
@@ -75,11 +78,12 @@ def test_a_launched_pair_s_state_carries_its_token_and_reference_price() -> None
     pools = launch_pools(launch.token, launch.quote, launch.price, launch.liquidity, now=0)
     state = dump(pools, launch.listing())
     assert state["launch"]["mint"] == launch.token.mint
-    loaded = load(state)  # a process that never heard of UNITC learns it from the row
+    catalog = Catalog()
+    loaded = load(state, catalog)  # a process that never heard of UNITC learns it from the row
     assert loaded == pools
-    assert find_token("UNITC") == launch.token
+    assert catalog.find_token("UNITC") == launch.token
     # The market walks the new token from its launch price: at the pool's origin, the reference is it.
-    market = Market(seed=42, origin=int(NOW.timestamp()), volatility_bps=2)
+    market = Market(seed=42, origin=int(NOW.timestamp()), volatility_bps=2, usd_prices=catalog.usd_prices())
     assert market.usd_price("UNITC", int(NOW.timestamp())) == Decimal("0.015")
 
 
@@ -134,13 +138,15 @@ def _request(**body: object) -> OrderRequest:
 
 def test_a_sniper_may_wait_for_any_mint_or_a_scheduled_launch() -> None:
     mint = derived_mint("unit/not launched")
-    order = validate_sniper(_request(tokenOut=mint, maxPrice="0.0002"), 50)
+    catalog = Catalog()
+    order = validate_sniper(_request(tokenOut=mint, maxPrice="0.0002"), 50, catalog)
     assert (order.token_out, order.max_price, order.slippage_bps) == (mint, Decimal("0.0002"), 50)
-    learn(_plan("UNITF", at=datetime.now(UTC) + timedelta(hours=1)))
-    assert validate_sniper(_request(tokenOut="unitf"), 50).token_out == "UNITF"
+    learn(catalog, _plan("UNITF", at=datetime.now(UTC) + timedelta(hours=1)))
+    assert validate_sniper(_request(tokenOut="unitf"), 50, catalog).token_out == "UNITF"
     # Not tradable yet: a market order for it is refused, naming tokenOut.
+    body = {"tokenIn": "SOL", "tokenOut": "UNITF", "amountIn": "1"}
     with pytest.raises(InvalidOrder) as early:
-        validate(OrderRequest.model_validate({"tokenIn": "SOL", "tokenOut": "UNITF", "amountIn": "1"}), 50)
+        validate(OrderRequest.model_validate(body), 50, catalog)
     assert early.value.field == "tokenOut"
 
 
@@ -157,7 +163,7 @@ def test_a_sniper_may_wait_for_any_mint_or_a_scheduled_launch() -> None:
 )
 def test_a_sniper_that_cannot_wait_is_refused_naming_the_field(body: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidOrder) as refused:
-        validate_sniper(_request(**body), 50)
+        validate_sniper(_request(**body), 50, Catalog())
     assert refused.value.field == field
 
 
@@ -166,15 +172,19 @@ def test_max_price_is_for_sniper_orders_only() -> None:
         {"tokenIn": "SOL", "tokenOut": "USDC", "amountIn": "1", "maxPrice": "1"}
     )
     with pytest.raises(InvalidOrder) as refused:
-        validate(request, 50)
+        validate(request, 50, Catalog())
     assert refused.value.field == "maxPrice"
 
 
 def test_a_limit_order_on_an_open_launched_pair_is_accepted_as_the_trigger_watches_every_pool() -> None:
-    learn(_plan("UNITG", now=datetime.now(UTC)))  # open now
+    catalog = Catalog()
+    learn(catalog, _plan("UNITG", now=datetime.now(UTC)))  # open now
     body = {"tokenIn": "SOL", "tokenOut": "UNITG", "amountIn": "1"}
-    assert validate(OrderRequest.model_validate(body), 50).side.pair == "UNITG/SOL"  # a market order trades
-    limit = validate(OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50)
+    market = validate(OrderRequest.model_validate(body), 50, catalog)
+    assert market.side.pair == "UNITG/SOL"  # a market order trades
+    limit = validate(
+        OrderRequest.model_validate({**body, "type": "limit", "limitPrice": "9000"}), 50, catalog
+    )
     assert limit.side.pair == "UNITG/SOL"
     assert limit.limit is not None
     assert limit.limit.limit_price == 9000
@@ -182,8 +192,9 @@ def test_a_limit_order_on_an_open_launched_pair_is_accepted_as_the_trigger_watch
 
 def test_a_worker_s_next_launch_pass_comes_as_a_known_pool_opens() -> None:
     started = time.monotonic()
-    assert 0 < _until_next_pass(started) <= LAUNCH_PASS_S
+    catalog = Catalog()
+    assert 0 < _until_next_pass(started, catalog) <= LAUNCH_PASS_S
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    learn(_plan("UNITH", at=soon, now=datetime.now(UTC)))
-    wait = _until_next_pass(started)
+    learn(catalog, _plan("UNITH", at=soon, now=datetime.now(UTC)))
+    wait = _until_next_pass(started, catalog)
     assert wait <= max(0.0, soon.timestamp() - time.time()) + 0.01

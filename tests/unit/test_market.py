@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from orders_shared.decision import decide
 from orders_shared.errors import NoRoute
-from orders_venues import Market, Unroutable, default_pools, orient
+from orders_venues import PAIRS, Market, Unroutable, default_pools, orient
 from orders_venues.exchange import execute
 from orders_venues.pools import bin_id_for_price
 from orders_venues.tokens import SOL, USDC, find_token
@@ -72,7 +72,7 @@ def test_arbitrage_leaves_the_stable_pool_liquidity_on_both_sides(t: int) -> Non
 def test_arbitrage_closes_the_gap_after_a_trade(elapsed: int) -> None:
     market = Market(seed=5, origin=ORIGIN, volatility_bps=0, basis_bps=0, half_life_s=20)
     pools = default_pools(now=ORIGIN)["SOL/USDC"]
-    side = orient("SOL", "USDC")
+    side = orient("SOL", "USDC", PAIRS)
     # A large sale pushes both pools' price down.
     legs = decide(pools, side, SOL, USDC, Decimal(20_000), 50, ORIGIN).units(SOL)
     _, pushed = execute(pools, legs, side.sell_base, ORIGIN)
@@ -92,17 +92,17 @@ def test_no_time_no_arbitrage() -> None:
 
 
 def test_pairs_orient_both_ways_and_missing_pairs_have_no_route() -> None:
-    assert orient("SOL", "USDC").sell_base
-    assert not orient("USDC", "SOL").sell_base
+    assert orient("SOL", "USDC", PAIRS).sell_base
+    assert not orient("USDC", "SOL", PAIRS).sell_base
     with pytest.raises(Unroutable):
-        orient("JUP", "USDC")
+        orient("JUP", "USDC", PAIRS)
 
 
 @given(st.decimals(min_value=Decimal("0.001"), max_value=Decimal(50_000), places=3))
 @settings(max_examples=30, deadline=None)
 def test_decision_legs_sum_to_the_order_and_min_out_respects_slippage(amount: Decimal) -> None:
     pools = default_pools(now=ORIGIN)["SOL/USDC"]
-    decision = decide(pools, orient("SOL", "USDC"), SOL, USDC, amount, 50, ORIGIN)
+    decision = decide(pools, orient("SOL", "USDC", PAIRS), SOL, USDC, amount, 50, ORIGIN)
     assert sum(leg.amount_in for leg in decision.legs) == amount
     assert sum(leg.percent for leg in decision.legs) == 100
     assert decision.min_amount_out <= decision.expected_out
@@ -112,7 +112,7 @@ def test_decision_legs_sum_to_the_order_and_min_out_respects_slippage(amount: De
 
 def test_big_orders_split_and_small_ones_do_not() -> None:
     pools = default_pools(now=ORIGIN)["SOL/USDC"]
-    side = orient("SOL", "USDC")
+    side = orient("SOL", "USDC", PAIRS)
     assert decide(pools, side, SOL, USDC, Decimal(1), 50, ORIGIN).dex_chosen != "split"
     assert decide(pools, side, SOL, USDC, Decimal(5_000), 50, ORIGIN).dex_chosen == "split"
 
@@ -123,4 +123,4 @@ def test_an_order_no_pool_can_fill_has_no_route() -> None:
     pools = default_pools(now=ORIGIN)["BONK/SOL"]
     with pytest.raises(NoRoute):
         # Buying more SOL than both BONK pools hold, with all the BONK a u64 allows.
-        decide(pools, orient("BONK", "SOL"), bonk, SOL, bonk.from_base_units(2**64 - 1), 50, ORIGIN)
+        decide(pools, orient("BONK", "SOL", PAIRS), bonk, SOL, bonk.from_base_units(2**64 - 1), 50, ORIGIN)

@@ -1,4 +1,4 @@
-"""Order checks that need the token registry: tokens, decimals, the u64 ceiling."""
+"""Order checks that need the catalog: tokens, decimals, the u64 ceiling."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from orders_api.schemas import OrderRequest
 from orders_api.validation import validate
 from orders_shared.errors import InvalidOrder
+from orders_venues import Catalog
 from orders_venues.tokens import SOL, USDC, find_token
 
 
@@ -23,7 +24,7 @@ def test_tokens_are_found_by_symbol_any_case_or_mint() -> None:
 
 
 def test_valid_order_keeps_exact_amount_and_default_slippage() -> None:
-    order = validate(_request(amountIn="1.500000000"), default_slippage_bps=50)
+    order = validate(_request(amountIn="1.500000000"), default_slippage_bps=50, catalog=Catalog())
     assert order.amount_in == Decimal("1.5")
     assert order.slippage_bps == 50
     assert (order.token_in, order.token_out) == (SOL, USDC)
@@ -45,12 +46,12 @@ def test_valid_order_keeps_exact_amount_and_default_slippage() -> None:
 )
 def test_invalid_orders_name_the_field(fields: dict[str, object], field: str) -> None:
     with pytest.raises(InvalidOrder) as caught:
-        validate(_request(**fields), default_slippage_bps=50)
+        validate(_request(**fields), default_slippage_bps=50, catalog=Catalog())
     assert caught.value.field == field
 
 
 def test_largest_u64_amount_is_accepted_and_one_more_unit_is_not() -> None:
     largest = SOL.from_base_units(2**64 - 1)
-    assert validate(_request(amountIn=str(largest)), 50).amount_in == largest
+    assert validate(_request(amountIn=str(largest)), 50, Catalog()).amount_in == largest
     with pytest.raises(InvalidOrder):
-        validate(_request(amountIn=str(SOL.from_base_units(2**64))), 50)
+        validate(_request(amountIn=str(SOL.from_base_units(2**64))), 50, Catalog())

@@ -22,6 +22,7 @@ from orders_shared.errors import InvalidOrder
 from orders_shared.launches import launch, plan, refresh
 from orders_shared.settings import CommonSettings
 from orders_shared.topology import LAUNCH_KEY, declare
+from orders_venues import Catalog
 
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -54,7 +55,7 @@ def amount(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"{text!r}: a decimal number") from None
 
 
-async def _launch(args: argparse.Namespace, settings: CommonSettings) -> int:
+async def _launch(args: argparse.Namespace, settings: CommonSettings, catalog: Catalog) -> int:
     now = datetime.now(UTC)
     at = args.at if args.at is not None else (now + args.in_ if args.in_ is not None else None)
     try:
@@ -73,7 +74,7 @@ async def _launch(args: argparse.Namespace, settings: CommonSettings) -> int:
         return 2
     database = Database(str(settings.database_url), size=1, application_name="orders-admin")
     async with database as db, db.connection() as conn:
-        created = await launch(conn, planned)
+        created = await launch(conn, catalog, planned)
     if not created:
         sys.stderr.write(f"a token with symbol {planned.token.symbol} or that mint exists\n")
         return 1
@@ -93,10 +94,10 @@ async def _launch(args: argparse.Namespace, settings: CommonSettings) -> int:
     return 0
 
 
-async def _launches(_: argparse.Namespace, settings: CommonSettings) -> int:
+async def _launches(_: argparse.Namespace, settings: CommonSettings, catalog: Catalog) -> int:
     database = Database(str(settings.database_url), size=1, application_name="orders-admin")
     async with database as db, db.connection() as conn:
-        launches = await refresh(conn)
+        launches = await refresh(conn, catalog)
     now = datetime.now(UTC)
     sys.stdout.write(f"{'symbol':10} {'pair':14} {'opens at':26} {'price':>14} {'liquidity':>12} status\n")
     for known in launches:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("launches", help="list the launches")
     args = parser.parse_args(argv)
     run = _launch if args.command == "launch" else _launches
-    raise SystemExit(asyncio.run(run(args, CommonSettings())))
+    raise SystemExit(asyncio.run(run(args, CommonSettings(), Catalog())))
 
 
 if __name__ == "__main__":

@@ -16,19 +16,21 @@ from orders_shared.contracts import RouteLeg, VenueQuote
 from orders_shared.errors import NoRoute
 from orders_shared.pools import PairState
 from orders_shared.settings import CommonSettings
-from orders_venues import CannotFill, Leg, Market, PairPools, Unroutable, best_route
+from orders_venues import CannotFill, Catalog, Leg, Market, PairPools, Unroutable, best_route
 from orders_venues.exchange import VENUES, Side, quote_fns, swap
 from orders_venues.tokens import Token
 
 
-def market(settings: CommonSettings, origin: int) -> Market:
-    """The simulated market every service agrees on: the seed and its shape from settings."""
+def market(settings: CommonSettings, origin: int, catalog: Catalog) -> Market:
+    """The simulated market every service agrees on: the seed and its shape from settings, the reference
+    prices of the tokens ``catalog`` knows."""
     return Market(
         seed=settings.market_seed,
         origin=origin,
         volatility_bps=settings.market_volatility_bps,
         basis_bps=settings.venue_basis_bps,
         half_life_s=settings.arbitrage_half_life_s,
+        usd_prices=catalog.usd_prices(),
     )
 
 
@@ -132,6 +134,6 @@ def decide(
     )
 
 
-def settled(state: PairState, settings: CommonSettings, now: int) -> PairPools:
+def settled(state: PairState, settings: CommonSettings, now: int, catalog: Catalog) -> PairPools:
     """The pair's pools after the arbitrage since they were last written."""
-    return market(settings, state.origin).settle(state.pools, state.synced_at, now)
+    return market(settings, state.origin, catalog).settle(state.pools, state.synced_at, now)

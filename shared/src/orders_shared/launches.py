@@ -5,7 +5,7 @@ A launch writes, in one statement, the token (`tokens`) and its pools (`pools`, 
 Raydium CPMM pool holding the liquidity, and a Meteora pair with none yet, as a launchpad's migration
 leaves them. After the commit it is announced as a `TokenLaunched` message on `market.events`. A process
 learns of a launch from that message, from the pools row it reads, or, on a miss, from `tokens`
-(`resolve`); learning registers the token and its pair in `orders_venues` (`learn`).
+(`resolve`); learning makes the token and its pair known to the process's `Catalog` (`learn`).
 
 The schedule (MARKET_LAUNCHES_PER_HOUR) is a pure function of the market seed and the hour, so every
 worker computes the same launches and inserts them idempotently: whoever inserts one first announces it.
@@ -21,13 +21,21 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from aio_pika.abc import AbstractExchange
+
+from orders_shared.amqp import publish
 from orders_shared.contracts import TokenLaunched
 from orders_shared.db import Conn
 from orders_shared.errors import InvalidOrder
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
 from orders_shared.repository import TokenRecord, find_launch, insert_launch, list_launches
-from orders_venues import Listing, PairPools, launch_pools, list_pair, register
+from orders_shared.topology import LAUNCH_KEY
+from orders_venues import Catalog, Listing, PairPools, launch_pools
 from orders_venues.pools import DEFAULT_USD_PRICES
-from orders_venues.tokens import TOKENS, Token, b58encode, derived_mint, find_token, is_mint, plain
+from orders_venues.tokens import TOKENS, Token, b58encode, derived_mint, is_mint, plain
+
+log = get_logger()
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 MAX_DECIMALS = 12
@@ -73,29 +81,25 @@ class Launch:
         usd = self.price * DEFAULT_USD_PRICES[self.quote.symbol]
         return Listing(self.token, self.quote, int(self.opens_at.timestamp()), plain(usd))
 
+    def _terms(self) -> dict[str, Any]:
+        # The `tokens` row and the `TokenLaunched` message hold the same fields.
+        return {
+            "symbol": self.token.symbol,
+            "mint": self.token.mint,
+            "decimals": self.token.decimals,
+            "quote": self.quote.symbol,
+            "price": self.price,
+            "liquidity": self.liquidity,
+            "opens_at": self.opens_at,
+        }
+
     def record(self) -> TokenRecord:
         """The `tokens` row."""
-        return TokenRecord(
-            symbol=self.token.symbol,
-            mint=self.token.mint,
-            decimals=self.token.decimals,
-            quote=self.quote.symbol,
-            price=self.price,
-            liquidity=self.liquidity,
-            opens_at=self.opens_at,
-        )
+        return TokenRecord(**self._terms())
 
     def message(self) -> TokenLaunched:
         """The `TokenLaunched` announcement."""
-        return TokenLaunched(
-            symbol=self.token.symbol,
-            mint=self.token.mint,
-            decimals=self.token.decimals,
-            quote=self.quote.symbol,
-            price=self.price,
-            liquidity=self.liquidity,
-            opens_at=self.opens_at,
-        )
+        return TokenLaunched(**self._terms())
 
     @classmethod
     def from_record(cls, row: TokenRecord | TokenLaunched) -> Launch:
@@ -167,39 +171,50 @@ def pools_of(launch: Launch) -> PairPools:
     )
 
 
-def learn(launch: Launch) -> None:
-    """Make the launch's token and pair known to this process (idempotent)."""
-    register(launch.token)
-    list_pair(launch.listing())
+def learn(catalog: Catalog, launch: Launch) -> None:
+    """Make the launch's token and pair known to ``catalog`` (idempotent)."""
+    catalog.learn(launch.listing())
 
 
-async def launch(conn: Conn, planned: Launch) -> bool:
+async def launch(conn: Conn, catalog: Catalog, planned: Launch) -> bool:
     """Write the token and its pools in one statement; False (nothing written) if its symbol or mint is
-    taken. The caller announces it (`launch.message()`) once committed."""
+    taken. The caller announces it (`announce`) once committed."""
     created = await insert_launch(conn, planned.record(), planned.listing(), pools_of(planned))
     if created:
-        learn(planned)
+        learn(catalog, planned)
     return created
 
 
-async def refresh(conn: Conn) -> list[Launch]:
-    """Every launch in Postgres, each learnt by this process."""
+async def announce(market: AbstractExchange, launched: Launch, metrics: Metrics) -> None:
+    """Log the committed launch and announce it on `market.events`; a failed publish is counted and
+    logged, not raised: Postgres has the launch, and every process finds it there on a miss."""
+    log.info("token_launched", symbol=launched.token.symbol, opens_at=launched.opens_at.isoformat())
+    try:
+        await publish(market, LAUNCH_KEY, launched.message())
+    except Exception:
+        metrics.publish_failures.labels(kind="launch").inc()
+        log.warning("launch_publish_failed", symbol=launched.token.symbol, exc_info=True)
+
+
+async def refresh(conn: Conn, catalog: Catalog) -> list[Launch]:
+    """Every launch in Postgres, each learnt by ``catalog``."""
     launches = [Launch.from_record(row) for row in await list_launches(conn)]
     for known in launches:
-        learn(known)
+        learn(catalog, known)
     return launches
 
 
-async def resolve(conn: Conn, symbol_or_mint: str) -> Token | None:
-    """The token named by a symbol or a mint: known here already, else read from `tokens` (and learnt)."""
-    token = find_token(symbol_or_mint)
+async def resolve(conn: Conn, catalog: Catalog, symbol_or_mint: str) -> Token | None:
+    """The token named by a symbol or a mint: known to ``catalog`` already, else read from `tokens` (and
+    learnt)."""
+    token = catalog.find_token(symbol_or_mint)
     if token is not None:
         return token
     row = await find_launch(conn, symbol_or_mint)
     if row is None:
         return None
     found = Launch.from_record(row)
-    learn(found)
+    learn(catalog, found)
     return found.token
 
 
@@ -256,4 +271,15 @@ def due(seed: int, per_hour: int, now: datetime) -> list[Launch]:
     return wanted
 
 
-__all__ = ["Launch", "due", "launch", "learn", "plan", "pools_of", "refresh", "resolve", "scheduled"]
+__all__ = [
+    "Launch",
+    "announce",
+    "due",
+    "launch",
+    "learn",
+    "plan",
+    "pools_of",
+    "refresh",
+    "resolve",
+    "scheduled",
+]

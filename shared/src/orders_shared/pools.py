@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from orders_venues import (
+    Catalog,
     CpmmPool,
     CreatorFeeOn,
     DlmmParameters,
@@ -20,17 +21,14 @@ from orders_venues import (
     DlmmVParameters,
     Listing,
     PairPools,
-    list_pair,
-    listing,
-    register,
 )
-from orders_venues.tokens import TOKENS, Token, find_token
+from orders_venues.tokens import TOKENS, Token
 
 
 def dump(pools: PairPools, launched: Listing | None = None) -> dict[str, Any]:
     """A pair's pools as JSON (integers stay exact: jsonb numbers are arbitrary precision).
 
-    A launched pair's state carries its token (``launched``, else the listing this process knows).
+    A launched pair's state carries its token: ``launched`` is its listing (`Catalog.listing`).
     """
     raydium = asdict(pools.raydium)
     raydium["creator_fee_on"] = pools.raydium.creator_fee_on.name
@@ -49,7 +47,6 @@ def dump(pools: PairPools, launched: Listing | None = None) -> dict[str, Any]:
     }
     if pools.base.symbol not in TOKENS:
         # A launched pair carries its token, so whoever reads the row can trade it and price it.
-        launched = launched or listing(pools.name)
         if launched is None:
             raise LookupError(f"{pools.name} is neither seeded nor a known launch")
         state["launch"] = {
@@ -61,24 +58,24 @@ def dump(pools: PairPools, launched: Listing | None = None) -> dict[str, Any]:
     return state
 
 
-def _launched(state: dict[str, Any], quote: Token) -> Token:
-    """The launched base token of a pair's state, made known to this process on the way."""
+def _launched(state: dict[str, Any], quote: Token, catalog: Catalog) -> Token:
+    """The launched base token of a pair's state, made known to ``catalog`` on the way."""
     launch = state["launch"]
-    base = find_token(state["base"]) or Token(state["base"], launch["mint"], launch["decimals"])
+    base = catalog.find_token(state["base"]) or Token(state["base"], launch["mint"], launch["decimals"])
     if base.symbol not in TOKENS:
-        register(base)
-    list_pair(Listing(base, quote, launch["opensAt"], Decimal(launch["usdPrice"])))
+        catalog.register(base)
+    catalog.list_pair(Listing(base, quote, launch["opensAt"], Decimal(launch["usdPrice"])))
     return base
 
 
-def load(state: dict[str, Any]) -> PairPools:
-    """The inverse of dump."""
+def load(state: dict[str, Any], catalog: Catalog) -> PairPools:
+    """The inverse of dump; a launched pair becomes known to ``catalog``."""
     raydium = dict(state["raydium"])
     raydium["creator_fee_on"] = CreatorFeeOn[raydium["creator_fee_on"]]
     meteora = state["meteora"]
     quote = TOKENS[state["quote"]]
     return PairPools(
-        base=_launched(state, quote) if "launch" in state else TOKENS[state["base"]],
+        base=_launched(state, quote, catalog) if "launch" in state else TOKENS[state["base"]],
         quote=quote,
         raydium=CpmmPool(**raydium),
         meteora=DlmmPool(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import orjson
 from psycopg.rows import class_row
@@ -23,7 +23,7 @@ from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import PairState, ParsedPools, dump, load
 from orders_shared.status import Status, ensure_legal
-from orders_venues import Listing, PairPools, default_pools
+from orders_venues import Catalog, Listing, PairPools, default_pools
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +162,11 @@ FROM pools WHERE pair = %(pair)s
 _POOLS_LOCKED = _POOLS + " FOR UPDATE"
 
 
-async def read_pools(conn: Conn, pair: str, parsed: ParsedPools, *, lock: bool = False) -> PairState:
+async def read_pools(
+    conn: Conn, pair: str, parsed: ParsedPools, catalog: Catalog, *, lock: bool = False
+) -> PairState:
     """One pair's pools; with ``lock``, held until the transaction ends. Parses only a version not in
-    ``parsed``."""
+    ``parsed`` (a launched pair's parse makes it known to ``catalog``)."""
     # Taken before the query: another task may replace the entry while the query runs, and a NULL state
     # means "the version you sent", whatever the cache holds by the time it arrives.
     cached = parsed.entry(pair)
@@ -177,7 +179,7 @@ async def read_pools(conn: Conn, pair: str, parsed: ParsedPools, *, lock: bool =
     if state is None and cached is not None:
         pools = cached[1]
     else:
-        pools = load(state)
+        pools = load(state, catalog)
         # Versions only grow: a read that another task's newer entry overtook must not move the cache
         # back, or the next read would parse again what this process has parsed already.
         if version > parsed.version(pair):
@@ -338,28 +340,83 @@ async def find_launch(conn: Conn, symbol_or_mint: str) -> TokenRecord | None:
         return await cur.fetchone()
 
 
-# A sniper order is stored `pending` and moves to `open` in the same statement, as a limit order; it is
-# stamped enqueued (the outbox never publishes it): the worker fires it when its token's pool opens.
-_INSERT_SNIPER = """
+class WaitingOrder(Protocol):
+    """What is stored of a limit or sniper order besides its terms."""
+
+    @property
+    def order_id(self) -> uuid.UUID: ...
+    @property
+    def client(self) -> str: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    @property
+    def request_hash(self) -> str | None: ...
+    @property
+    def token_in(self) -> str: ...
+    @property
+    def token_out(self) -> str: ...
+    @property
+    def amount_in(self) -> Decimal: ...
+    @property
+    def slippage_bps(self) -> int: ...
+
+
+def _insert_waiting(kind: str, price_column: str, clock: str) -> str:
+    # A waiting order is stored `pending` and moves to `open` in the same statement (events 1 and 2). It
+    # is stamped enqueued: the outbox relay never publishes it; the worker fires it (the trigger a limit
+    # order, when the pools pay its price; a launch's turn a sniper order, when its token's pool opens).
+    return f"""
 WITH created AS (
     INSERT INTO orders (
         id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
-        status, attempt, last_seq, max_price, expires_at, created_at, updated_at, enqueued_at
+        status, attempt, last_seq, {price_column}, expires_at, created_at, updated_at, enqueued_at
     )
     VALUES (
-        %(id)s, %(client)s, %(key)s, %(hash)s, 'sniper', %(token_in)s, %(token_out)s, %(amount_in)s,
-        %(slippage_bps)s, 'open', 0, 2, %(max_price)s, %(expires_at)s, clock_timestamp(), clock_timestamp(),
-        clock_timestamp()
+        %(id)s, %(client)s, %(key)s, %(hash)s, '{kind}', %(token_in)s, %(token_out)s, %(amount_in)s,
+        %(slippage_bps)s, 'open', 0, 2, %(price)s, %(expires_at)s, {clock}, {clock}, {clock}
     )
     ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
     RETURNING id, created_at
 ), events AS (
     INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT created.id, s.seq, s.status, '{}'::jsonb, created.created_at
+    SELECT created.id, s.seq, s.status, '{{}}'::jsonb, created.created_at
     FROM created, (VALUES (1, 'pending'), (2, 'open')) AS s(seq, status)
 )
 SELECT id FROM created
 """
+
+
+# Snipers of one launch land in submission order: each row gets its own clock_timestamp().
+_INSERT_WAITING = {
+    "limit": _insert_waiting("limit", "limit_price", "now()"),
+    "sniper": _insert_waiting("sniper", "max_price", "clock_timestamp()"),
+}
+
+
+async def insert_waiting_order(
+    conn: Conn,
+    order: WaitingOrder,
+    *,
+    kind: Literal["limit", "sniper"],
+    price: Decimal | None,
+    expires_at: datetime,
+) -> bool:
+    """Insert a limit order (``price`` its limit price) or a sniper order (its maxPrice) with its `pending`
+    and `open` events; False if its Idempotency-Key was taken (nothing written)."""
+    params = {
+        "id": order.order_id,
+        "client": order.client,
+        "key": order.idempotency_key,
+        "hash": order.request_hash,
+        "token_in": order.token_in,
+        "token_out": order.token_out,
+        "amount_in": order.amount_in,
+        "slippage_bps": order.slippage_bps,
+        "price": price,
+        "expires_at": expires_at,
+    }
+    cur = await conn.execute(_INSERT_WAITING[kind], params, prepare=True)
+    return await cur.fetchone() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,20 +438,9 @@ class NewSniper:
 async def insert_sniper_order(conn: Conn, order: NewSniper) -> bool:
     """Insert the sniper order with its `pending` and `open` events; False if its Idempotency-Key was
     taken (nothing written)."""
-    params = {
-        "id": order.order_id,
-        "client": order.client,
-        "key": order.idempotency_key,
-        "hash": order.request_hash,
-        "token_in": order.token_in,
-        "token_out": order.token_out,
-        "amount_in": order.amount_in,
-        "slippage_bps": order.slippage_bps,
-        "max_price": order.max_price,
-        "expires_at": order.expires_at,
-    }
-    cur = await conn.execute(_INSERT_SNIPER, params, prepare=True)
-    return await cur.fetchone() is not None
+    return await insert_waiting_order(
+        conn, order, kind="sniper", price=order.max_price, expires_at=order.expires_at
+    )
 
 
 # The launched tokens whose pools have opened and that open snipers wait for (by symbol or by mint).
@@ -447,12 +493,16 @@ async def open_snipers(conn: Conn, keys: Sequence[str], *, limit: int) -> list[S
         return await cur.fetchall()
 
 
-# Open snipers past their expiry, moved to `expired` with their events in one statement; those a cancel or
-# a launch holds are skipped, and the UPDATE checks the status again.
-_EXPIRE_SNIPERS = """
+def expiring(due: str) -> str:
+    """The statement that moves the open orders matching ``due`` (a WHERE condition, besides being open)
+    past their expiry to `expired` with their events, oldest expiry first, at most %(limit)s of them.
+
+    The orders a cancel, a fire or a launch holds are skipped, and the UPDATE checks the status again.
+    """
+    return f"""
 WITH due AS (
     SELECT id FROM orders
-    WHERE status = 'open' AND type = 'sniper' AND expires_at <= now()
+    WHERE status = 'open' AND {due} AND expires_at <= now()
     ORDER BY expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -468,6 +518,9 @@ WITH due AS (
 )
 SELECT id, last_seq, updated_at, attempt FROM moved
 """
+
+
+_EXPIRE_SNIPERS = expiring("type = 'sniper'")
 
 
 async def expire_snipers(conn: Conn, *, limit: int) -> list[OrderEvent]:

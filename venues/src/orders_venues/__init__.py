@@ -4,6 +4,7 @@ Amounts are integers in base units. Each model follows its venue's published Typ
 unit (proven by ``tests/venues``), quotes a swap and returns the pool after it.
 """
 
+from .catalog import Catalog
 from .errors import (
     AmountTooLarge,
     AmountTooSmall,
@@ -24,9 +25,6 @@ from .pools import (
     PairPools,
     default_pools,
     launch_pools,
-    list_pair,
-    listed_pairs,
-    listing,
 )
 from .q64 import bin_array_bounds, bin_id_to_bin_array_index, get_q_price_from_id
 from .quote import SwapQuote
@@ -42,7 +40,7 @@ from .raydium import (
     swap_exact_out,
 )
 from .route_search import Leg, QuoteFn, Route, best_route, best_single_venue
-from .tokens import TOKENS, Token, derived_mint, find_token, is_mint, plain, register
+from .tokens import TOKENS, Token, derived_mint, find_token, is_mint, plain
 
 __all__ = [
     "DEFAULT_USD_PRICES",
@@ -52,6 +50,7 @@ __all__ = [
     "AmountTooLarge",
     "AmountTooSmall",
     "CannotFill",
+    "Catalog",
     "CpmmPool",
     "CpmmSwap",
     "CreatorFeeOn",
@@ -85,12 +84,8 @@ __all__ = [
     "get_q_price_from_id",
     "is_mint",
     "launch_pools",
-    "list_pair",
-    "listed_pairs",
-    "listing",
     "orient",
     "plain",
-    "register",
     "swap_base_input",
     "swap_base_output",
     "swap_exact_in",

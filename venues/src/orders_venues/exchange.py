@@ -12,7 +12,7 @@ from typing import Final
 
 from .errors import Unroutable
 from .meteora import swap_quote
-from .pools import PairPools, listed_pairs
+from .pools import PairPools
 from .quote import SwapQuote
 from .raydium import swap_exact_in
 from .route_search import Leg, QuoteFn
@@ -28,13 +28,9 @@ class Side:
     sell_base: bool
 
 
-def orient(token_in: str, token_out: str, pairs: Collection[str] | None = None) -> Side:
-    """The pair and direction of selling ``token_in`` for ``token_out``; Unroutable when no pool exists.
-
-    ``pairs`` defaults to every pair this process knows, launched ones included (open or not yet).
-    """
-    if pairs is None:
-        pairs = listed_pairs()
+def orient(token_in: str, token_out: str, pairs: Collection[str]) -> Side:
+    """The pair and direction of selling ``token_in`` for ``token_out`` among ``pairs`` (``BASE/QUOTE``:
+    `PAIRS`, or a `Catalog`'s pairs, launched ones included); Unroutable when no pool exists."""
     if f"{token_in}/{token_out}" in pairs:
         return Side(f"{token_in}/{token_out}", sell_base=True)
     if f"{token_out}/{token_in}" in pairs:

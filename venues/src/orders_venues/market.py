@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from .errors import VenueMathError
 from .meteora import DlmmPool, swap_quote
-from .pools import DEFAULT_USD_PRICES, PairPools, bin_id_for_price, launch_usd_price
+from .pools import DEFAULT_USD_PRICES, PairPools, bin_id_for_price
 from .q64 import ONE, get_q_price_from_id
 from .raydium import CpmmPool, swap_exact_in
 
@@ -80,9 +80,10 @@ class Market:
     def usd_price(self, symbol: str, t: int) -> Decimal:
         """The token's reference price in USD at second ``t``; equal to its seed price at ``origin``.
 
-        A launched token starts from its launch price (its pools' origin is their opening).
+        A launched token starts from its launch price (its pools' origin is their opening): the caller's
+        ``usd_prices`` hold it (`Catalog.usd_prices`).
         """
-        start = self.usd_prices.get(symbol) or launch_usd_price(symbol)
+        start = self.usd_prices.get(symbol)
         if start is None:
             raise KeyError(f"no reference price for {symbol}")
         if symbol in _STABLE or self.volatility_bps == 0:

@@ -193,33 +193,6 @@ class Listing:
         return f"{self.base.symbol}/{self.quote.symbol}"
 
 
-# Launched pairs by name; filled by `list_pair` in every process that learns of a launch, never emptied.
-_LISTINGS: dict[str, Listing] = {}
-
-
-def list_pair(listing: Listing) -> None:
-    """Make a launched pair known in this process (idempotent)."""
-    _LISTINGS[listing.pair] = listing
-
-
-def listing(pair: str) -> Listing | None:
-    """The launched pair of that name, if this process knows it."""
-    return _LISTINGS.get(pair)
-
-
-def listed_pairs() -> tuple[str, ...]:
-    """Every pair with pools: the seeded ones, then the launched ones this process knows."""
-    return PAIRS + tuple(sorted(_LISTINGS))
-
-
-def launch_usd_price(symbol: str) -> Decimal | None:
-    """A launched token's reference USD price at its opening, if this process knows it."""
-    for known in _LISTINGS.values():
-        if known.base.symbol == symbol:
-            return known.usd_price
-    return None
-
-
 def launch_pools(base: Token, quote: Token, price: Decimal, liquidity: Decimal, *, now: int) -> PairPools:
     """A new token's pools: a CPMM pool holding ``liquidity`` of the quote token and the same value of the
     new token at ``price`` (quote per base), and an empty DLMM pair at that price.

@@ -1,9 +1,7 @@
-"""The tokens the engine trades, one registry: real mainnet mints and decimals, found by symbol or mint.
+"""The tokens the engine trades: real mainnet mints and decimals, found by symbol or mint; base58.
 
-The five seeded tokens are constants. A token launched later (``orders_shared.launches``) is registered
-here by every process that learns of it (from its pools row, the `tokens` table or the `TokenLaunched`
-message): a launched token never changes, so the registry only grows, and every process converges on the
-same one whatever order it learns things in.
+The five seeded tokens are constants. A token launched later (``orders_shared.launches``) is known to the
+`Catalog` of each process that learns of it.
 """
 
 from __future__ import annotations
@@ -56,31 +54,9 @@ _BY_KEY: Final[Mapping[str, Token]] = MappingProxyType(
 )
 
 
-# Launched tokens by symbol and by mint; filled by `register`, never emptied.
-_LAUNCHED: dict[str, Token] = {}
-
-
 def find_token(symbol_or_mint: str) -> Token | None:
-    """The token named by its symbol (any case; wSOL is SOL) or its mint address, if we trade it."""
-    return (
-        _BY_KEY.get(symbol_or_mint)
-        or _BY_KEY.get(symbol_or_mint.upper())
-        or _LAUNCHED.get(symbol_or_mint)
-        or _LAUNCHED.get(symbol_or_mint.upper())
-    )
-
-
-def register(token: Token) -> None:
-    """Make a launched token known to `find_token` in this process (idempotent)."""
-    if token.symbol in TOKENS:
-        raise ValueError(f"{token.symbol} is a seeded token")
-    _LAUNCHED[token.symbol] = token
-    _LAUNCHED[token.mint] = token
-
-
-def launched_tokens() -> list[Token]:
-    """The launched tokens this process knows, by symbol."""
-    return sorted({t.symbol: t for t in _LAUNCHED.values()}.values(), key=lambda t: t.symbol)
+    """The seeded token named by its symbol (any case; wSOL is SOL) or its mint address, if any."""
+    return _BY_KEY.get(symbol_or_mint) or _BY_KEY.get(symbol_or_mint.upper())
 
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"

@@ -44,6 +44,7 @@ from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.settings import ticket_secret
 from orders_shared.topology import MARKET_EXCHANGE, declare
+from orders_venues import Catalog
 
 # The web page at `/`: static HTML, CSS and JavaScript, no build step.
 PAGE = Path(__file__).parent / "static"
@@ -65,9 +66,11 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry | None = None)
             try:
                 checks["database"] = database_check(db)
                 checks["rabbitmq"] = broker_check(connection)
-                market = MarketPrices(db, settings)
-                async with _services(settings, metrics, db, connection, market) as state:
-                    launches = await _launches(db, connection, metrics)
+                # The tokens and pairs this process knows: the seeded ones, then each launch it learns.
+                catalog = Catalog()
+                market = MarketPrices(db, settings, catalog)
+                async with _services(settings, metrics, db, connection, market, catalog) as state:
+                    launches = await _launches(db, connection, metrics, catalog)
                     yield {STATE_KEY: state, MARKET_KEY: market, LAUNCHES_KEY: launches}
             finally:
                 await connection.close()
@@ -96,6 +99,7 @@ async def _services(
     db: Database,
     connection: AbstractRobustConnection,
     market: MarketPrices,
+    catalog: Catalog,
 ) -> AsyncIterator[AppState]:
     """The order service and the gate, with the writer, relay, sweeper and price sampler running behind
     them."""
@@ -137,17 +141,21 @@ async def _services(
     }
     async with _running(background, metrics):
         announcer = EventAnnouncer(topology.events, metrics)
-        yield AppState(orders=OrderService(db, writer, metrics, settings, events=announcer), gate=gate)
+        orders = OrderService(db, writer, metrics, settings, catalog, events=announcer)
+        yield AppState(orders=orders, gate=gate)
 
 
-async def _launches(db: Database, connection: AbstractRobustConnection, metrics: Metrics) -> Launches:
-    """The launches service, with this replica following `TokenLaunched` and knowing every launch so far."""
+async def _launches(
+    db: Database, connection: AbstractRobustConnection, metrics: Metrics, catalog: Catalog
+) -> Launches:
+    """The launches service, with this replica following `TokenLaunched` and ``catalog`` knowing every
+    launch so far."""
     channel = await connection.channel(publisher_confirms=True)
     market = await channel.declare_exchange(MARKET_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-    await follow_launches(channel, market, metrics)
+    await follow_launches(channel, market, metrics, catalog)
     async with db.connection() as conn:
-        await refresh(conn)
-    return Launches(db, market, metrics)
+        await refresh(conn, catalog)
+    return Launches(db, market, metrics, catalog)
 
 
 @asynccontextmanager

@@ -17,15 +17,16 @@ from pydantic import Field, StrictInt, StrictStr, ValidationError
 from starlette.exceptions import HTTPException
 
 from orders_api.deps import API_KEYS, app_state
+from orders_api.responses import GUARDED, PROBLEM
 from orders_api.schemas import CamelModel, DecimalInput
-from orders_shared.amqp import publish
 from orders_shared.auth import bearer
 from orders_shared.contracts import TokenLaunched
 from orders_shared.db import Database
-from orders_shared.launches import Launch, launch, learn, plan, refresh
+from orders_shared.launches import Launch, announce, launch, learn, plan, refresh
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
 from orders_shared.topology import LAUNCH_KEY
+from orders_venues import Catalog
 
 LAUNCHES_KEY = "launches"
 log = get_logger()
@@ -73,6 +74,8 @@ class Launches:
     db: Database
     market: AbstractExchange
     metrics: Metrics
+    # The tokens and pairs this process knows (the lifespan's one).
+    catalog: Catalog
 
     async def create(self, body: LaunchRequest) -> LaunchView:
         """Launch the token (InvalidOrder naming a field; 409 if its symbol or mint is taken), then announce
@@ -87,22 +90,16 @@ class Launches:
             mint=body.mint,
         )
         async with self.db.connection() as conn:
-            created = await launch(conn, planned)
+            created = await launch(conn, self.catalog, planned)
         if not created:
             raise HTTPException(409, f"a token with symbol {planned.token.symbol} or that mint exists")
-        log.info("token_launched", symbol=planned.token.symbol, opens_at=planned.opens_at.isoformat())
-        try:
-            await publish(self.market, LAUNCH_KEY, planned.message())
-        except Exception:
-            # Postgres has it: every process finds it there on a miss.
-            self.metrics.publish_failures.labels(kind="launch").inc()
-            log.warning("launch_publish_failed", symbol=planned.token.symbol, exc_info=True)
+        await announce(self.market, planned, self.metrics)
         return _view(planned, datetime.now(UTC))
 
     async def list(self) -> LaunchList:
         """Every launch, by opening (and each learnt by this process)."""
         async with self.db.connection() as conn:
-            launches = await refresh(conn)
+            launches = await refresh(conn, self.catalog)
         now = datetime.now(UTC)
         return LaunchList(launches=[_view(known, now) for known in launches])
 
@@ -112,8 +109,10 @@ def _view(known: Launch, now: datetime) -> LaunchView:
     return LaunchView.model_validate({**view, "opensAt": known.opens_at})
 
 
-async def follow_launches(channel: AbstractChannel, market: AbstractExchange, metrics: Metrics) -> None:
-    """Learn every `TokenLaunched` announced from now on, on this replica's own queue."""
+async def follow_launches(
+    channel: AbstractChannel, market: AbstractExchange, metrics: Metrics, catalog: Catalog
+) -> None:
+    """Learn every `TokenLaunched` announced from now on into ``catalog``, on this replica's own queue."""
 
     async def on_launch(message: AbstractIncomingMessage) -> None:
         try:
@@ -123,7 +122,7 @@ async def follow_launches(channel: AbstractChannel, market: AbstractExchange, me
             metrics.internal_errors.labels(where="launch_feed").inc()
             log.error("launch_malformed", body=message.body[:200].decode(errors="replace"))
             return
-        learn(known)
+        learn(catalog, known)
         log.info("token_launch_learnt", symbol=known.token.symbol, pair=known.pair)
 
     # Exclusive and auto-deleted: a replica that missed an announcement reads `tokens` on a miss.
@@ -134,19 +133,8 @@ async def follow_launches(channel: AbstractChannel, market: AbstractExchange, me
     await queue.consume(on_launch, no_ack=True)
 
 
-_PROBLEM: dict[str, Any] = {
-    "description": "A problem (RFC 9457)",
-    "content": {"application/problem+json": {"schema": {"type": "object"}}},
-}
-# Every route answers these: a body that is not JSON, no key, a spent budget, Postgres away.
-_GUARDED: dict[int | str, dict[str, Any]] = {
-    400: _PROBLEM,
-    401: _PROBLEM,
-    422: _PROBLEM,
-    429: _PROBLEM,
-    503: _PROBLEM,
-}
-router = APIRouter(tags=["launches"], dependencies=API_KEYS, responses=_GUARDED)
+# A body that is not JSON is a 400 here too.
+router = APIRouter(tags=["launches"], dependencies=API_KEYS, responses={400: PROBLEM, **GUARDED})
 
 
 def _launches(request: Request) -> Launches:
@@ -159,7 +147,7 @@ def _launches(request: Request) -> Launches:
     "/api/admin/launches",
     status_code=201,
     response_model=LaunchView,
-    responses={403: _PROBLEM, 409: _PROBLEM},
+    responses={403: PROBLEM, 409: PROBLEM},
     summary="Launch a token (admin keys only)",
 )
 async def create_launch(body: LaunchRequest, request: Request, response: Response) -> LaunchView:

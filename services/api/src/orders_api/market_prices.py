@@ -19,7 +19,7 @@ from orders_shared.decision import settled
 from orders_shared.pools import PairState, ParsedPools
 from orders_shared.repository import read_pools
 from orders_shared.settings import CommonSettings
-from orders_venues import PairPools
+from orders_venues import Catalog, PairPools
 from orders_venues.q64 import ONE, get_q_price_from_id
 from orders_venues.tokens import plain
 
@@ -93,6 +93,8 @@ class MarketPrices:
 
     db: Database
     settings: CommonSettings
+    # The tokens and pairs this process knows (the lifespan's one): a launched pair's prices start there.
+    catalog: Catalog
     history: PriceHistory = field(default_factory=PriceHistory)
     # Its own parsed pools: a pair's pools are parsed again only when a swap has changed them.
     parsed: ParsedPools = field(default_factory=ParsedPools)
@@ -110,11 +112,11 @@ class MarketPrices:
             pairs = await repository.pool_pairs(conn)
             for pair in pairs:
                 try:
-                    states.append((pair, await read_pools(conn, pair, self.parsed)))
+                    states.append((pair, await read_pools(conn, pair, self.parsed, self.catalog)))
                 except LookupError:
                     unreadable.append(pair)
         for pair, state in states:
-            self.history.add(pair, spot_prices(settled(state, self.settings, now), now))
+            self.history.add(pair, spot_prices(settled(state, self.settings, now, self.catalog), now))
         self.history.keep_only(set(pairs))
         if unreadable:
             raise LookupError(f"cannot read the pools of {', '.join(unreadable)}")

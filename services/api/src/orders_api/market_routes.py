@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from orders_api.deps import API_KEYS, ReaderDep
 from orders_api.market_prices import HISTORY_S, MarketPrices, UnknownPair
-from orders_api.routes import _GUARDED, _PROBLEM
+from orders_api.responses import GUARDED, PROBLEM
 from orders_api.schemas import PriceHistoryView, PricePointView
 
 # The key under which the lifespan hands the MarketPrices to every request.
 MARKET_KEY = "market"
 
-router = APIRouter(prefix="/api/market", tags=["market"], responses=_GUARDED, dependencies=API_KEYS)
+router = APIRouter(prefix="/api/market", tags=["market"], responses=GUARDED, dependencies=API_KEYS)
 
 
 def market_prices(request: Request) -> MarketPrices:
@@ -32,7 +32,7 @@ MarketPricesDep = Annotated[MarketPrices, Depends(market_prices)]
 @router.get(
     "/{pair}/prices",
     response_model=PriceHistoryView,
-    responses={404: _PROBLEM},
+    responses={404: PROBLEM},
     summary="Both venues' prices over the last minutes",
 )
 async def prices(

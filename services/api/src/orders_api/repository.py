@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from orders_shared.db import Conn
-from orders_shared.repository import ORDER_COLUMNS, OrderRow
+from orders_shared.repository import ORDER_COLUMNS, OrderRow, insert_waiting_order
 from orders_shared.status import TERMINAL, Status
 
 # What Postgres being away raises: refused or lost connections, no free connection in time (PoolTimeout
@@ -52,46 +52,12 @@ class LimitTerms:
     expires_at: datetime
 
 
-# A limit order is stored `pending` and moves to `open` in the same statement (events 1 and 2). It is
-# stamped enqueued: the outbox relay never publishes it; the worker's trigger fires it.
-_INSERT_LIMIT = """
-WITH created AS (
-    INSERT INTO orders (
-        id, client, idempotency_key, request_hash, type, token_in, token_out, amount_in, slippage_bps,
-        status, attempt, last_seq, limit_price, expires_at, created_at, updated_at, enqueued_at
-    )
-    VALUES (
-        %(id)s, %(client)s, %(key)s, %(hash)s, 'limit', %(token_in)s, %(token_out)s, %(amount_in)s,
-        %(slippage_bps)s, 'open', 0, 2, %(limit_price)s, %(expires_at)s, now(), now(), now()
-    )
-    ON CONFLICT ON CONSTRAINT uq_orders_client_idempotency_key DO NOTHING
-    RETURNING id, created_at
-), events AS (
-    INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT created.id, s.seq, s.status, '{}'::jsonb, created.created_at
-    FROM created, (VALUES (1, 'pending'), (2, 'open')) AS s(seq, status)
-)
-SELECT id FROM created
-"""
-
-
 async def insert_limit_order(conn: Conn, order: NewOrder, terms: LimitTerms) -> bool:
     """Insert the limit order with its `pending` and `open` events; False if its Idempotency-Key was
     taken (nothing written)."""
-    params = {
-        "id": order.order_id,
-        "client": order.client,
-        "key": order.idempotency_key,
-        "hash": order.request_hash,
-        "token_in": order.token_in,
-        "token_out": order.token_out,
-        "amount_in": order.amount_in,
-        "slippage_bps": order.slippage_bps,
-        "limit_price": terms.limit_price,
-        "expires_at": terms.expires_at,
-    }
-    cur = await conn.execute(_INSERT_LIMIT, params, prepare=True)
-    return await cur.fetchone() is not None
+    return await insert_waiting_order(
+        conn, order, kind="limit", price=terms.limit_price, expires_at=terms.expires_at
+    )
 
 
 # One round trip for the whole batch. unnest keeps the request order, and clock_timestamp() gives each

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from orders_api.deps import API_KEYS, ReaderDep
 from orders_api.intake import IDEMPOTENCY_KEY_MAX, LeanRoute
+from orders_api.responses import GUARDED, PROBLEM
 from orders_api.schemas import (
     Accepted,
     OrderDetail,
@@ -22,34 +23,7 @@ from orders_api.schemas import (
 )
 from orders_shared.status import Status
 
-# RFC 9457 problem details, as problems.py writes them.
-_PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail", "instance"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-}
-_PROBLEM: dict[str, Any] = {
-    "description": "A problem (RFC 9457)",
-    "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
-}
-# Every route answers these when the key is missing or its budget is spent.
-_GUARDED: dict[int | str, dict[str, Any]] = {401: _PROBLEM, 422: _PROBLEM, 429: _PROBLEM, 503: _PROBLEM}
-
-router = APIRouter(prefix="/api/orders", tags=["orders"], responses=_GUARDED, dependencies=API_KEYS)
+router = APIRouter(prefix="/api/orders", tags=["orders"], responses=GUARDED, dependencies=API_KEYS)
 
 
 async def execute_order(
@@ -77,11 +51,11 @@ router.add_api_route(
     response_model=Accepted,
     responses={
         200: {"model": Accepted, "description": "The order this Idempotency-Key already created"},
-        400: _PROBLEM,
-        409: _PROBLEM,
-        413: _PROBLEM,
-        422: _PROBLEM,
-        503: _PROBLEM,
+        400: PROBLEM,
+        409: PROBLEM,
+        413: PROBLEM,
+        422: PROBLEM,
+        503: PROBLEM,
     },
     summary="Submit a market or limit order",
 )
@@ -98,7 +72,7 @@ async def ws_ticket(caller: ReaderDep) -> WsTicket:
     return WsTicket(ticket=tickets.issue(caller.client), expires_in=tickets.ttl_s)
 
 
-@router.get("/{order_id}", response_model=OrderDetail, responses={404: _PROBLEM}, summary="One order")
+@router.get("/{order_id}", response_model=OrderDetail, responses={404: PROBLEM}, summary="One order")
 async def get_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
     """The order with every event so far."""
     return await caller.orders.get(order_id, client=caller.client)
@@ -107,7 +81,7 @@ async def get_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
 @router.delete(
     "/{order_id}",
     response_model=OrderDetail,
-    responses={404: _PROBLEM, 409: _PROBLEM},
+    responses={404: PROBLEM, 409: PROBLEM},
     summary="Cancel a waiting order",
 )
 async def cancel_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
@@ -116,7 +90,7 @@ async def cancel_order(order_id: uuid.UUID, caller: ReaderDep) -> OrderDetail:
     return await caller.orders.cancel(order_id, client=caller.client)
 
 
-@router.get("", response_model=OrderPage, responses={422: _PROBLEM}, summary="List orders, newest first")
+@router.get("", response_model=OrderPage, responses={422: PROBLEM}, summary="List orders, newest first")
 async def list_orders(
     caller: ReaderDep,
     status: Annotated[Status | None, Query(description="Only orders in this status.")] = None,
@@ -134,11 +108,11 @@ async def list_orders(
     )
 
 
-quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=_GUARDED, dependencies=API_KEYS)
+quote_router = APIRouter(prefix="/api", tags=["quotes"], responses=GUARDED, dependencies=API_KEYS)
 
 
 @quote_router.get(
-    "/quote", response_model=QuoteView, responses={422: _PROBLEM}, summary="Quote without ordering"
+    "/quote", response_model=QuoteView, responses={422: PROBLEM}, summary="Quote without ordering"
 )
 async def quote(
     caller: ReaderDep,

@@ -1,4 +1,4 @@
-"""What the api does with orders: check them against the token registry, store them, read them back."""
+"""What the api does with orders: check them against the process's catalog, store them, read them back."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from orders_shared.repository import (
     read_pools,
 )
 from orders_shared.status import Status
-from orders_venues.tokens import find_token
+from orders_venues import Catalog
 
 
 def request_hash(request: OrderRequest) -> str:
@@ -98,6 +98,24 @@ class Submitted:
         return orjson.dumps({"orderId": str(self.order_id), "ignoredFields": self.ignored_fields})
 
 
+@dataclass(frozen=True, slots=True)
+class _Intake:
+    """What every order type's submission records of the request: a new id, the fields it ignored, and
+    the key and body digest that make a replay return the first order."""
+
+    order_id: uuid.UUID
+    client: str
+    idempotency_key: str | None
+    body_hash: str | None
+    ignored: list[str]
+
+    @classmethod
+    def of(cls, request: OrderRequest, client: str, idempotency_key: str | None) -> _Intake:
+        """A new order id for ``request``; its body's digest only when a key may replay it."""
+        body_hash = request_hash(request) if idempotency_key else None
+        return cls(uuid.uuid4(), client, idempotency_key, body_hash, request.ignored_fields())
+
+
 @dataclass(slots=True)
 class OrderService:
     """Submits and reads orders; one instance per process, built in the lifespan."""
@@ -106,6 +124,8 @@ class OrderService:
     writer: OrderWriter
     metrics: Metrics
     settings: ApiSettings
+    # The tokens and pairs this process knows, launched ones included (the lifespan's one).
+    catalog: Catalog
     parsed: ParsedPools = field(default_factory=ParsedPools)
     # Where a cancel's event is announced to the notifiers (None: they find it in Postgres).
     events: EventAnnouncer | None = None
@@ -121,53 +141,44 @@ class OrderService:
         await self._learn(request.token_in, request.token_out)
         if request.type == "sniper":
             return await self._submit_sniper(request, client=client, idempotency_key=idempotency_key)
-        order = validate(request, self.settings.default_slippage_bps)
-        order_id = uuid.uuid4()
-        ignored = request.ignored_fields()
-        body_hash = request_hash(request) if idempotency_key else None
+        order = validate(request, self.settings.default_slippage_bps, self.catalog)
+        intake = _Intake.of(request, client, idempotency_key)
         new = NewOrder(
-            order_id=order_id,
+            order_id=intake.order_id,
             client=client,
             token_in=order.token_in.symbol,
             token_out=order.token_out.symbol,
             amount_in=order.amount_in,
             slippage_bps=order.slippage_bps,
             idempotency_key=idempotency_key,
-            request_hash=body_hash,
+            request_hash=intake.body_hash,
         )
         if order.limit is not None:
             created = await self._store_limit(new, order.limit)
         else:
             created = await self.writer.write(new)
-        if not created:
-            return await self._replayed(client, idempotency_key, body_hash, ignored)
-        self.metrics.orders_accepted.inc()
-        if ignored:
-            self.metrics.ignored_fields.inc(len(ignored))
-        return Submitted(order_id, ignored, created=True)
+        return await self._accepted(intake, created)
 
     async def _learn(self, *names: str) -> None:
         """Read from Postgres the tokens this process does not know yet (launched since it last heard)."""
-        missing = [name for name in names if find_token(name) is None]
+        missing = [name for name in names if self.catalog.find_token(name) is None]
         if missing:
             async with self.db.connection() as conn:
                 for name in missing:
-                    await resolve(conn, name)
+                    await resolve(conn, self.catalog, name)
 
     async def _submit_sniper(
         self, request: OrderRequest, *, client: str, idempotency_key: str | None
     ) -> Submitted:
         """Store a sniper order `open` with its `pending` and `open` events; the worker fires it when its
         pool opens."""
-        order = validate_sniper(request, self.settings.default_slippage_bps)
-        order_id = uuid.uuid4()
-        ignored = request.ignored_fields()
-        body_hash = request_hash(request) if idempotency_key else None
+        order = validate_sniper(request, self.settings.default_slippage_bps, self.catalog)
+        intake = _Intake.of(request, client, idempotency_key)
         new = NewSniper(
-            order_id=order_id,
+            order_id=intake.order_id,
             client=client,
             idempotency_key=idempotency_key,
-            request_hash=body_hash,
+            request_hash=intake.body_hash,
             token_in=order.token_in.symbol,
             token_out=order.token_out,
             amount_in=order.amount_in,
@@ -177,23 +188,22 @@ class OrderService:
         )
         async with self.db.connection() as conn:
             created = await insert_sniper_order(conn, new)
-        if not created:
-            return await self._replayed(client, idempotency_key, body_hash, ignored)
-        self.metrics.orders_accepted.inc()
-        if ignored:
-            self.metrics.ignored_fields.inc(len(ignored))
-        return Submitted(order_id, ignored, created=True)
+        return await self._accepted(intake, created)
 
-    async def _replayed(
-        self, client: str, idempotency_key: str | None, body_hash: str | None, ignored: list[str]
-    ) -> Submitted:
-        """The order an Idempotency-Key created first, if this request's body is the same."""
-        assert idempotency_key is not None  # only the key's unique constraint can refuse the row
+    async def _accepted(self, intake: _Intake, created: bool) -> Submitted:
+        """The new order counted; or, if the Idempotency-Key refused it, the order the key created first,
+        if this request's body is the same."""
+        if created:
+            self.metrics.orders_accepted.inc()
+            if intake.ignored:
+                self.metrics.ignored_fields.inc(len(intake.ignored))
+            return Submitted(intake.order_id, intake.ignored, created=True)
+        assert intake.idempotency_key is not None  # only the key's unique constraint can refuse the row
         async with self.db.connection() as conn:
-            first = await repository.find_by_idempotency_key(conn, client, idempotency_key)
-        if first is None or first.request_hash != body_hash:
+            first = await repository.find_by_idempotency_key(conn, intake.client, intake.idempotency_key)
+        if first is None or first.request_hash != intake.body_hash:
             raise IdempotencyConflict("this Idempotency-Key was used with a different body")
-        return Submitted(first.id, ignored, created=False)
+        return Submitted(first.id, intake.ignored, created=False)
 
     async def _store_limit(self, order: NewOrder, terms: LimitTerms) -> bool:
         """Store a limit order with its `pending` and `open` events in one statement; nothing is published:
@@ -221,11 +231,11 @@ class OrderService:
     async def quote(self, request: OrderRequest) -> QuoteView:
         """Every venue's quote and the route an order would take now, without creating one."""
         await self._learn(request.token_in, request.token_out)
-        order = validate(request, self.settings.default_slippage_bps)
+        order = validate(request, self.settings.default_slippage_bps, self.catalog)
         async with self.db.connection() as conn:
-            state = await read_pools(conn, order.side.pair, self.parsed)
+            state = await read_pools(conn, order.side.pair, self.parsed, self.catalog)
         now = int(time.time())
-        current = settled(state, self.settings, now)
+        current = settled(state, self.settings, now, self.catalog)
         try:
             decision = decide(
                 current, order.side, order.token_in, order.token_out, order.amount_in, order.slippage_bps, now
@@ -260,7 +270,7 @@ class OrderService:
     async def _waiting(self, conn: Conn, row: OrderRow) -> Waiting:
         """Why the open order has not fired: its price now on the pair's pools (parsed once per version)."""
         pairs = await repository.pool_pairs(conn)
-        return await why_waiting(conn, row, pairs, self.parsed, self.settings)
+        return await why_waiting(conn, row, pairs, self.parsed, self.settings, self.catalog)
 
     async def list(
         self,

@@ -11,8 +11,8 @@ from decimal import Decimal
 from orders_api.repository import LimitTerms
 from orders_api.schemas import OrderRequest
 from orders_shared.errors import InvalidOrder
-from orders_venues import Side, Unroutable, is_mint, listed_pairs, listing, orient
-from orders_venues.tokens import TOKENS, Token, find_token, plain
+from orders_venues import Catalog, Side, Unroutable, is_mint, orient
+from orders_venues.tokens import TOKENS, Token, plain
 
 # SPL token amounts are u64 on chain: nothing larger can ever be traded.
 MAX_BASE_UNITS = 2**64 - 1
@@ -61,8 +61,8 @@ def _check_extra(request: OrderRequest) -> None:
         _check_ignored(name, value)
 
 
-def _known(symbol_or_mint: str, name: str) -> Token:
-    token = find_token(symbol_or_mint)
+def _known(symbol_or_mint: str, name: str, catalog: Catalog) -> Token:
+    token = catalog.find_token(symbol_or_mint)
     if token is None:
         raise InvalidOrder(name, f"unknown token {symbol_or_mint!r}; use a symbol or a mint address")
     return token
@@ -80,35 +80,36 @@ def _amount(request: OrderRequest, token_in: Token) -> Decimal:
     return plain(amount)
 
 
-def opens_at(pair: str) -> int | None:
+def opens_at(pair: str, catalog: Catalog) -> int | None:
     """When a launched pair's pools open (unix s); None for a seeded pair (always open)."""
-    launched = listing(pair)
+    launched = catalog.listing(pair)
     return None if launched is None else launched.opens_at
 
 
-def _trading_pairs(now: float) -> list[str]:
-    return [pair for pair in listed_pairs() if (opens_at(pair) or 0) <= now]
+def _trading_pairs(now: float, catalog: Catalog) -> list[str]:
+    return [pair for pair in catalog.pairs() if (opens_at(pair, catalog) or 0) <= now]
 
 
-def validate(request: OrderRequest, default_slippage_bps: int) -> ValidOrder:
-    """Check what pydantic cannot: tokens we trade, a pool open now, amounts the tokens can express."""
+def validate(request: OrderRequest, default_slippage_bps: int, catalog: Catalog) -> ValidOrder:
+    """Check what pydantic cannot: tokens ``catalog`` knows, a pool open now, amounts the tokens can
+    express."""
     _check_extra(request)
     if request.type == "sniper":
         raise InvalidOrder("type", "a sniper order is checked by validate_sniper")
-    token_in = _known(request.token_in, "tokenIn")
-    token_out = _known(request.token_out, "tokenOut")
+    token_in = _known(request.token_in, "tokenIn", catalog)
+    token_out = _known(request.token_out, "tokenOut", catalog)
     if token_in == token_out:
         raise InvalidOrder("tokenOut", "must differ from tokenIn")
     now = time.time()
     try:
-        side = orient(token_in.symbol, token_out.symbol)
+        side = orient(token_in.symbol, token_out.symbol, catalog.pairs())
     except Unroutable:
         raise InvalidOrder(
             "tokenOut",
             f"no pool trades {token_in.symbol} for {token_out.symbol}; "
-            f"pairs: {', '.join(_trading_pairs(now))}",
+            f"pairs: {', '.join(_trading_pairs(now, catalog))}",
         ) from None
-    opening = opens_at(side.pair)
+    opening = opens_at(side.pair, catalog)
     if opening is not None and opening > now:
         at = datetime.fromtimestamp(opening, UTC).isoformat().replace("+00:00", "Z")
         raise InvalidOrder("tokenOut", f"the {side.pair} pool opens at {at}; a sniper order can wait for it")
@@ -137,12 +138,12 @@ class ValidSniper:
     expires_at: datetime
 
 
-def validate_sniper(request: OrderRequest, default_slippage_bps: int) -> ValidSniper:
+def validate_sniper(request: OrderRequest, default_slippage_bps: int, catalog: Catalog) -> ValidSniper:
     """A sniper order waits for a pool that does not trade yet: a token announced for launch (its symbol or
     mint), or any mint address; a pair whose pool trades now is refused, naming tokenOut."""
     _check_extra(request)
-    token_in = _known(request.token_in, "tokenIn")
-    token_out = find_token(request.token_out)
+    token_in = _known(request.token_in, "tokenIn", catalog)
+    token_out = catalog.find_token(request.token_out)
     if token_out is None and not is_mint(request.token_out):
         raise InvalidOrder(
             "tokenOut", f"unknown token {request.token_out!r}; use a symbol or a token's mint address"
@@ -151,7 +152,7 @@ def validate_sniper(request: OrderRequest, default_slippage_bps: int) -> ValidSn
         if token_out == token_in:
             raise InvalidOrder("tokenOut", "must differ from tokenIn")
         try:
-            side = orient(token_in.symbol, token_out.symbol)
+            side = orient(token_in.symbol, token_out.symbol, catalog.pairs())
         except Unroutable:
             # A launched token trades against its launch's quote token only; a seeded one is no launch.
             launched = token_out.symbol not in TOKENS
@@ -159,7 +160,7 @@ def validate_sniper(request: OrderRequest, default_slippage_bps: int) -> ValidSn
                 "tokenIn" if launched else "tokenOut",
                 f"no launch of {token_out.symbol} trades it for {token_in.symbol}",
             ) from None
-        opening = opens_at(side.pair)
+        opening = opens_at(side.pair, catalog)
         if opening is None or opening <= time.time():
             raise InvalidOrder(
                 "tokenOut",

@@ -17,7 +17,7 @@ from orders_shared.errors import NoRoute
 from orders_shared.pools import ParsedPools
 from orders_shared.repository import OrderRow, read_pools
 from orders_shared.settings import CommonSettings
-from orders_venues import Unroutable, orient
+from orders_venues import Catalog, Unroutable, orient
 from orders_venues.tokens import plain
 
 # Digits of the price in the answer (as executedPrice), and in the sentence, which people read.
@@ -42,7 +42,12 @@ def readable(value: Decimal, digits: int = READABLE_DIGITS) -> str:
 
 
 async def why_waiting(
-    conn: Conn, row: OrderRow, pairs: list[str], parsed: ParsedPools, settings: CommonSettings
+    conn: Conn,
+    row: OrderRow,
+    pairs: list[str],
+    parsed: ParsedPools,
+    settings: CommonSettings,
+    catalog: Catalog,
 ) -> Waiting:
     """Why the open order ``row`` waits: the price its whole amount would get now, against its terms.
 
@@ -53,11 +58,11 @@ async def why_waiting(
         side = orient(token_in, token_out, pairs)
     except Unroutable:
         return Waiting(None, f"no pool trades {token_out} for {token_in} yet")
-    state = await read_pools(conn, side.pair, parsed)
+    state = await read_pools(conn, side.pair, parsed, catalog)
     pools = state.pools
     sold, bought = (pools.base, pools.quote) if side.sell_base else (pools.quote, pools.base)
     now = int(time.time())
-    current = settled(state, settings, now)
+    current = settled(state, settings, now, catalog)
     try:
         decision = decide(current, side, sold, bought, row.amount_in, row.slippage_bps, now)
     except NoRoute:

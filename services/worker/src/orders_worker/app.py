@@ -18,7 +18,8 @@ from orders_shared.metrics import create_metrics
 from orders_shared.pools import ParsedPools
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
 from orders_shared.repository import seed_pools
-from orders_shared.topology import declare
+from orders_shared.topology import Topology, declare
+from orders_venues import Catalog
 from orders_worker.consumer import Consumer
 from orders_worker.doorbell import Doorbell
 from orders_worker.pipeline import Pipeline
@@ -39,18 +40,32 @@ def venue_latency(settings: WorkerSettings) -> VenueLatency:
     )
 
 
+async def _declared(
+    res: Resources, connection: AbstractRobustConnection, *, prefetch: int | None = None
+) -> Topology:
+    """The topology, declared on a new channel with publisher confirms, which the caller publishes or
+    consumes on (at most ``prefetch`` unacked deliveries, when given)."""
+    settings = res.settings
+    channel = await connection.channel(publisher_confirms=True)
+    if prefetch is not None:
+        await channel.set_qos(prefetch_count=prefetch)
+    return await declare(
+        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
+    )
+
+
+async def _doorbell(connection: AbstractRobustConnection) -> Doorbell:
+    # Events are doorbells (Postgres holds the record): a channel without publisher confirms spares every
+    # step a round trip to the broker.
+    return Doorbell(await connection.channel(publisher_confirms=False))
+
+
 async def build_consumer(res: Resources, connection: AbstractRobustConnection) -> Consumer:
     """The consumer of `orders.execute` on ``connection``, its pipeline ringing events on a channel of
     their own; the topology declared first."""
     settings = res.settings
-    channel = await connection.channel(publisher_confirms=True)
-    await channel.set_qos(prefetch_count=settings.worker_concurrency)
-    topology = await declare(
-        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
-    )
-    # Events are doorbells (Postgres holds the record): a channel without publisher confirms spares every
-    # step a round trip to the broker.
-    doorbell = Doorbell(await connection.channel(publisher_confirms=False))
+    topology = await _declared(res, connection, prefetch=settings.worker_concurrency)
+    doorbell = await _doorbell(connection)
     return Consumer(
         topology.execute,
         topology.orders,
@@ -63,22 +78,14 @@ async def build_consumer(res: Resources, connection: AbstractRobustConnection) -
 
 async def build_trigger(res: Resources, connection: AbstractRobustConnection) -> Trigger:
     """The limit-order trigger, publishing fired orders with confirms and ringing their events."""
-    channel = await connection.channel(publisher_confirms=True)
-    settings = res.settings
-    topology = await declare(
-        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
-    )
-    return Trigger(res, topology.orders, Doorbell(await connection.channel(publisher_confirms=False)))
+    topology = await _declared(res, connection)
+    return Trigger(res, topology.orders, await _doorbell(connection))
 
 
 async def build_launchpad(res: Resources, connection: AbstractRobustConnection) -> Launchpad:
     """The launch passes: the seeded schedule (announced with confirms) and the sniper orders' turns."""
-    channel = await connection.channel(publisher_confirms=True)
-    settings = res.settings
-    topology = await declare(
-        channel, delivery_limit=settings.amqp_delivery_limit, retry_base_delay_ms=settings.retry_base_delay_ms
-    )
-    return Launchpad(res, topology.market, Doorbell(await connection.channel(publisher_confirms=False)))
+    topology = await _declared(res, connection)
+    return Launchpad(res, topology.market, await _doorbell(connection))
 
 
 def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = None) -> Starlette:
@@ -98,7 +105,7 @@ def create_app(settings: WorkerSettings, registry: CollectorRegistry | None = No
             # Create the default pools if no worker has yet.
             async with db.connection() as conn:
                 await seed_pools(conn)
-            res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools())
+            res = Resources(db, settings, venue_latency(settings), metrics, ParsedPools(), Catalog())
             consumer = await build_consumer(res, connection)
             checks["database"] = database_check(db)
             checks["rabbitmq"] = broker_check(connection)

@@ -7,21 +7,11 @@ import time
 import uuid
 from typing import Final
 
-_ALPHABET: Final = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+from orders_venues.tokens import b58encode
+
 # Solana's genesis (2020-03-16T14:29:00Z) and its 400 ms slot time give believable slot numbers.
 _GENESIS_S: Final = 1_584_368_940
 _SLOT_S: Final = 0.4
-
-
-def b58encode(data: bytes) -> str:
-    """Bitcoin-alphabet base58, the encoding of Solana signatures and addresses."""
-    number = int.from_bytes(data, "big")
-    out = bytearray()
-    while number:
-        number, rem = divmod(number, 58)
-        out.append(_ALPHABET[rem])
-    out.extend(_ALPHABET[0:1] * (len(data) - len(data.lstrip(b"\0"))))
-    return bytes(reversed(out)).decode()
 
 
 def swap_signature(order_id: uuid.UUID) -> str:

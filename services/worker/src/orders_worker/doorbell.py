@@ -20,7 +20,11 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 from orders_shared.contracts import OrderEvent
+from orders_shared.logging import get_logger
+from orders_shared.metrics import Metrics
 from orders_shared.topology import EVENTS_EXCHANGE
+
+log = get_logger()
 
 
 def wire(event: OrderEvent) -> bytes:
@@ -60,3 +64,14 @@ class Doorbell:
             # One queue item: the writer sends it whole, so no other frame of the channel falls inside it.
             await raw.write_queue.put(ChannelFrame.marshall(raw.number, frames, drain_future=written))
             await written
+
+    async def ring_committed(self, events: list[OrderEvent], metrics: Metrics) -> None:
+        """Ring ``events``, committed already: a failure is counted and logged, not raised, for a lost
+        doorbell only delays the events (the notifier fills gaps from Postgres)."""
+        if not events:
+            return
+        try:
+            await self.ring(events)
+        except Exception:
+            metrics.publish_failures.labels(kind="event").inc()
+            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)

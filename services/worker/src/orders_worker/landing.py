@@ -105,16 +105,17 @@ class Lander:
         """Land the batch; the `confirmed` events it committed, in the batch's order."""
         try:
             async with self.res.db.transaction() as conn:
-                state = await read_pools(conn, pair, self.res.parsed, lock=True)
+                state = await read_pools(conn, pair, self.res.parsed, self.res.catalog, lock=True)
                 held = await lock_orders(conn, [landing.order_id for landing in batch])
                 now = int(time.time())
-                turn = _run_swaps(batch, held, settled(state, self.res.settings, now), now)
+                turn = _run_swaps(batch, held, settled(state, self.res.settings, now, self.res.catalog), now)
                 events = (
                     await confirm(
                         conn,
                         turn.confirmations,
                         pair=pair,
                         pools_after=turn.pools if turn.swapped else None,
+                        launched=self.res.catalog.listing(pair),
                         synced_at=now,
                     )
                     if turn.confirmations

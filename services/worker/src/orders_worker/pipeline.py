@@ -23,7 +23,8 @@ from orders_shared.launches import resolve
 from orders_shared.logging import get_logger
 from orders_shared.repository import OrderRow, fetch_order
 from orders_shared.status import TERMINAL, Status
-from orders_venues.tokens import Token, find_token
+from orders_venues import Catalog
+from orders_venues.tokens import Token
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import Lander, Landing, PriceMissed, executed_price
@@ -44,6 +45,26 @@ def swap_instructions(token_in: Token, token_out: Token, venues: list[str]) -> l
     if token_in.native or token_out.native:
         steps.append("closeAccount(wSOL)")
     return steps
+
+
+def sending_steps(
+    decision: Decision, token_in: Token, token_out: Token, signature: str
+) -> list[tuple[Status, dict[str, Any]]]:
+    """An order's `routing`, `building` and `submitted` steps with their event details, once its route is
+    chosen: written together, as one compare-and-set."""
+    return [
+        (Status.ROUTING, {"quotes": decision.quotes}),
+        (
+            Status.BUILDING,
+            {
+                "dexChosen": decision.dex_chosen,
+                "route": decision.legs,
+                "minAmountOut": decision.min_amount_out,
+                "instructions": swap_instructions(token_in, token_out, [leg.venue for leg in decision.legs]),
+            },
+        ),
+        (Status.SUBMITTED, {"txHash": signature}),
+    ]
 
 
 @dataclass(slots=True)
@@ -109,21 +130,7 @@ class Pipeline:
         # Nothing happens between routing, building and submitting once the route is chosen, so the
         # three steps are one compare-and-set: one statement writes their three events (seq n+1..n+3),
         # and the order is `submitted` before its swap is sent, as when they were three statements.
-        steps: list[tuple[Status, dict[str, Any]]] = [
-            (Status.ROUTING, {"quotes": decision.quotes}),
-            (
-                Status.BUILDING,
-                {
-                    "dexChosen": decision.dex_chosen,
-                    "route": decision.legs,
-                    "minAmountOut": decision.min_amount_out,
-                    "instructions": swap_instructions(
-                        token_in, token_out, [leg.venue for leg in decision.legs]
-                    ),
-                },
-            ),
-            (Status.SUBMITTED, {"txHash": signature}),
-        ]
+        steps = sending_steps(decision, token_in, token_out, signature)
         async with self.res.db.connection() as conn:
             events = await repository.advance_through(
                 conn,
@@ -283,23 +290,19 @@ class Pipeline:
 
     async def _tokens(self, order: OrderRow) -> tuple[Token, Token]:
         """The order's tokens; one launched since this process last looked is read from Postgres."""
-        if find_token(order.token_in) is None or find_token(order.token_out) is None:
+        catalog = self.res.catalog
+        if catalog.find_token(order.token_in) is None or catalog.find_token(order.token_out) is None:
             async with self.res.db.connection() as conn:
                 for symbol in (order.token_in, order.token_out):
-                    await resolve(conn, symbol)
-        return _token(order.token_in), _token(order.token_out)
+                    await resolve(conn, catalog, symbol)
+        return _token(catalog, order.token_in), _token(catalog, order.token_out)
 
     async def _announce(self, events: list[OrderEvent]) -> None:
-        # Committed already: a lost doorbell only delays the events, the notifier fills gaps from Postgres.
-        try:
-            await self.events.ring(events)
-        except Exception:
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.events.ring_committed(events, self.res.metrics)
 
 
-def _token(symbol: str) -> Token:
-    token = find_token(symbol)
+def _token(catalog: Catalog, symbol: str) -> Token:
+    token = catalog.find_token(symbol)
     if token is None:
         raise NoRoute(f"token {symbol} is no longer traded")
     return token

@@ -22,9 +22,9 @@ from psycopg.types.json import Jsonb
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import dump
-from orders_shared.repository import draft_event
+from orders_shared.repository import draft_event, expiring
 from orders_shared.status import Status, ensure_legal
-from orders_venues import PairPools
+from orders_venues import Listing, PairPools
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +250,7 @@ async def confirm(
     pair: str,
     pools_after: PairPools | None,
     synced_at: int,
+    launched: Listing | None = None,
 ) -> dict[uuid.UUID, OrderEvent]:
     """Confirm the orders in one statement: their events, the swaps' ledger entries and the pair's pools
     after them (``pools_after``, None when no swap is new). Returns the `confirmed` event of each order
@@ -277,7 +278,7 @@ async def confirm(
         "l_slots": [ledger.slot for _, ledger in swaps],
     }
     if pools_after is not None:
-        params.update(pair=pair, pools_after=Jsonb(dump(pools_after)), synced_at=synced_at)
+        params.update(pair=pair, pools_after=Jsonb(dump(pools_after, launched)), synced_at=synced_at)
     sql = _CONFIRM_AND_SWAP if pools_after is not None else _CONFIRM_ONLY
     async with conn.cursor(row_factory=class_row(Moved)) as cur:
         await cur.execute(sql, params, prepare=True)
@@ -310,28 +311,8 @@ async def try_lease(conn: Conn, key: str) -> bool:
     return bool(row and row[0])
 
 
-# A pair's open orders past their expiry, moved to `expired` with their events in one statement. The
-# orders a cancel or a fire holds are skipped, and the status is checked again by the UPDATE.
-_EXPIRE_DUE = """
-WITH due AS (
-    SELECT id FROM orders
-    WHERE status = 'open' AND expires_at <= now()
-      AND token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])
-    ORDER BY expires_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE orders o
-    SET status = 'expired', last_seq = o.last_seq + 1, updated_at = clock_timestamp()
-    FROM due
-    WHERE o.id = due.id AND o.status = 'open'
-    RETURNING o.id, o.last_seq, o.updated_at, o.attempt
-), appended AS (
-    INSERT INTO order_events (order_id, seq, status, detail, created_at)
-    SELECT id, last_seq, 'expired', jsonb_build_object('attempt', attempt), updated_at FROM moved
-)
-SELECT id, last_seq, updated_at, attempt FROM moved
-"""
+# A pair's open orders past their expiry.
+_EXPIRE_DUE = expiring("token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])")
 
 
 async def expire_due(conn: Conn, tokens: Sequence[str], *, limit: int) -> list[OrderEvent]:

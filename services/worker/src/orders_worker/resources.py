@@ -1,4 +1,5 @@
-"""What the parts of one worker process share: its database, settings, venues, metrics and parsed pools."""
+"""What the parts of one worker process share: its database, settings, venues, metrics, parsed pools and
+catalog."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from orders_shared.db import Database
 from orders_shared.metrics import Metrics
 from orders_shared.pools import ParsedPools
+from orders_venues import Catalog
 from orders_worker.settings import WorkerSettings
 from orders_worker.venues.simulated import VenueLatency
 
@@ -21,3 +23,5 @@ class Resources:
     metrics: Metrics
     # Each pair's pools as this process last parsed them, by version (parsing is most of a read's cost).
     parsed: ParsedPools
+    # The tokens and pairs this process knows: the seeded ones, then each launch it learns.
+    catalog: Catalog

@@ -50,13 +50,13 @@ class RouteFinder:
         if not venues:
             raise TransientVenueError("no venue answered with a quote")
         try:
-            side = orient(token_in.symbol, token_out.symbol)
+            side = orient(token_in.symbol, token_out.symbol, self.res.catalog.pairs())
         except Unroutable as exc:
             raise NoRoute(str(exc)) from None
         async with self.res.db.connection() as conn:
-            state = await read_pools(conn, side.pair, self.res.parsed)
+            state = await read_pools(conn, side.pair, self.res.parsed, self.res.catalog)
         now = int(time.time())
-        current = settled(state, self.res.settings, now)
+        current = settled(state, self.res.settings, now, self.res.catalog)
         try:
             decision = decide(current, side, token_in, token_out, amount_in, slippage_bps, now, venues)
         except NoRoute:

@@ -28,23 +28,21 @@ from typing import Any
 
 from aio_pika.abc import AbstractExchange
 
-from orders_shared.amqp import publish
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.decision import decide
 from orders_shared.errors import NoRoute
-from orders_shared.launches import Launch, due, launch, learn, refresh
+from orders_shared.launches import Launch, announce, due, launch, learn, refresh
 from orders_shared.logging import get_logger
 from orders_shared.repository import Sniper, due_snipes, expire_snipers, open_snipers, read_pools
 from orders_shared.status import Status
-from orders_shared.topology import LAUNCH_KEY
-from orders_venues import CannotFill, PairPools, Side, listed_pairs, listing
+from orders_venues import CannotFill, Catalog, Listing, PairPools, Side
 from orders_venues.exchange import execute
 from orders_venues.tokens import plain
 from orders_worker import chain, repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.landing import executed_price
-from orders_worker.pipeline import swap_instructions
+from orders_worker.pipeline import sending_steps
 from orders_worker.repository import Confirmation, Ledger
 from orders_worker.resources import Resources
 
@@ -90,15 +88,15 @@ class Launchpad:
             except Exception:
                 self.res.metrics.internal_errors.labels(where="launchpad").inc()
                 log.warning("launch_pass_failed", exc_info=True)
-            await asyncio.sleep(_until_next_pass(started))
+            await asyncio.sleep(_until_next_pass(started, self.res.catalog))
 
     async def pass_once(self) -> None:
         """Write the due scheduled launches, expire due snipers, fire the snipers of opened launches; now
-        and then, learn every launch (so `orders_venues.listed_pairs()` is complete in this process)."""
+        and then, learn every launch (so the process's catalog knows every pair)."""
         await self.schedule(datetime.now(UTC))
         async with self.res.db.connection() as conn:
             if time.monotonic() >= self._refresh_at:
-                await refresh(conn)
+                await refresh(conn, self.res.catalog)
                 self._refresh_at = time.monotonic() + REFRESH_S
             expired = await expire_snipers(conn, limit=BATCH)
             opened = await due_snipes(conn)
@@ -116,31 +114,25 @@ class Launchpad:
             if planned.token.symbol in self._written:
                 continue
             async with self.res.db.connection() as conn:
-                created = await launch(conn, planned)
+                created = await launch(conn, self.res.catalog, planned)
             self._written.add(planned.token.symbol)
             if created:
                 wrote.append(planned)
-                log.info("token_launched", symbol=planned.token.symbol, opens_at=planned.opens_at.isoformat())
-                try:
-                    await publish(self.market, LAUNCH_KEY, planned.message())
-                except Exception:
-                    # Postgres has it: every process finds it there on a miss.
-                    self.res.metrics.publish_failures.labels(kind="launch").inc()
-                    log.warning("launch_publish_failed", symbol=planned.token.symbol, exc_info=True)
+                await announce(self.market, planned, self.res.metrics)
         return wrote
 
     async def fire(self, opened: Launch) -> list[OrderEvent]:
         """The launch's turn: its open snipers' swaps, in submission order, in one transaction."""
-        learn(opened)
+        learn(self.res.catalog, opened)
         pair = opened.pair
         async with self.res.db.transaction() as conn:
-            state = await read_pools(conn, pair, self.res.parsed, lock=True)
+            state = await read_pools(conn, pair, self.res.parsed, self.res.catalog, lock=True)
             snipers = await open_snipers(conn, [opened.token.symbol, opened.token.mint], limit=BATCH)
             if not snipers:
                 return []
             now = int(time.time())
             turn = _run(opened, snipers, state.pools, now)
-            events = await _write(conn, turn, pair, now)
+            events = await _write(conn, turn, pair, self.res.catalog.listing(pair), now)
         if turn.swapped and any(e.status is Status.CONFIRMED for e in events):
             self.res.parsed.put(pair, state.version + 1, turn.pools)
         for event in events:
@@ -150,23 +142,16 @@ class Launchpad:
         return events
 
     async def _ring(self, events: list[OrderEvent]) -> None:
-        if not events:
-            return
-        try:
-            await self.doorbell.ring(events)
-        except Exception:
-            # Committed already: the notifier fills the gap from Postgres.
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.doorbell.ring_committed(events, self.res.metrics)
 
 
-def _until_next_pass(started: float) -> float:
+def _until_next_pass(started: float, catalog: Catalog) -> float:
     """Seconds to the next pass: LAUNCH_PASS_S after the last one began, or sooner if a pool this process
     knows of opens before then, so its snipers' turn comes right as it opens."""
     wait = LAUNCH_PASS_S - (time.monotonic() - started)
     now = time.time()
-    for pair in listed_pairs():
-        known = listing(pair)
+    for pair in catalog.pairs():
+        known = catalog.listing(pair)
         if known is not None and now < known.opens_at:
             wait = min(wait, known.opens_at - now + OPENING_MARGIN_S)
     return max(0.0, wait)
@@ -197,21 +182,7 @@ def _run(opened: Launch, snipers: list[Sniper], opening: PairPools, now: int) ->
                 )
             )
             continue
-        sent: list[tuple[Status, dict[str, Any]]] = [
-            (Status.ROUTING, {"quotes": decision.quotes}),
-            (
-                Status.BUILDING,
-                {
-                    "dexChosen": decision.dex_chosen,
-                    "route": decision.legs,
-                    "minAmountOut": decision.min_amount_out,
-                    "instructions": swap_instructions(
-                        token_in, token_out, [leg.venue for leg in decision.legs]
-                    ),
-                },
-            ),
-            (Status.SUBMITTED, {"txHash": signature}),
-        ]
+        sent = sending_steps(decision, token_in, token_out, signature)
         columns: dict[str, Any] = {"route": decision.as_json(), "tx_hash": signature, "attempt": 1}
         missed: str | None
         try:
@@ -265,7 +236,7 @@ def _failure(reason: str, code: str = "SLIPPAGE_EXCEEDED") -> dict[str, Any]:
     return {"failure_code": code, "failure_reason": reason}
 
 
-async def _write(conn: Conn, turn: _Turn, pair: str, now: int) -> list[OrderEvent]:
+async def _write(conn: Conn, turn: _Turn, pair: str, launched: Listing | None, now: int) -> list[OrderEvent]:
     """Every order's steps (compare-and-set from its open seq), then the confirmations with the pools."""
     events: list[OrderEvent] = []
     confirmations: list[Confirmation] = []
@@ -282,7 +253,12 @@ async def _write(conn: Conn, turn: _Turn, pair: str, now: int) -> list[OrderEven
             confirmations.append(replace(turn.confirmations[sniper.id], expected_seq=written[-1].seq))
     if confirmations:
         confirmed = await repository.confirm(
-            conn, confirmations, pair=pair, pools_after=turn.pools if turn.swapped else None, synced_at=now
+            conn,
+            confirmations,
+            pair=pair,
+            pools_after=turn.pools if turn.swapped else None,
+            launched=launched,
+            synced_at=now,
         )
         events.extend(confirmed[c.order_id] for c in confirmations if c.order_id in confirmed)
     return events

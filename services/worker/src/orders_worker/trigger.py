@@ -42,7 +42,7 @@ from orders_shared.repository import leave_open, read_pools
 from orders_shared.status import Status
 from orders_shared.topology import EXECUTE_KEY
 from orders_venues import PairPools, Side, orient
-from orders_venues.tokens import Token, find_token
+from orders_venues.tokens import Token
 from orders_worker import repository
 from orders_worker.doorbell import Doorbell
 from orders_worker.repository import Waiting
@@ -184,15 +184,16 @@ class Trigger:
 
     async def pass_pair(self, conn: Conn, pair: str) -> None:
         """One pair's pass, on its pools as they are now: fire the open orders they pay."""
-        state = await read_pools(conn, pair, self.res.parsed)
+        catalog = self.res.catalog
+        state = await read_pools(conn, pair, self.res.parsed, catalog)
         now = int(time.time())
-        pools = settled(state, self.res.settings, now)
+        pools = settled(state, self.res.settings, now, catalog)
         base, quote = pair.split("/")
         for token_in, token_out in ((base, quote), (quote, base)):
-            tin, tout = find_token(token_in), find_token(token_out)
+            tin, tout = catalog.find_token(token_in), catalog.find_token(token_out)
             if tin is None or tout is None:
                 return  # a pair whose tokens this process does not know: nothing can be priced
-            side = orient(token_in, token_out)
+            side = orient(token_in, token_out, catalog.pairs())
             bound = self._price_bound(pools, side, tin, tout, now)
             if bound is None:
                 continue
@@ -247,10 +248,4 @@ class Trigger:
         return None
 
     async def _announce(self, events: list[OrderEvent]) -> None:
-        if not events:
-            return
-        try:
-            await self.doorbell.ring(events)
-        except Exception:
-            self.res.metrics.publish_failures.labels(kind="event").inc()
-            log.warning("event_publish_failed", seq=events[-1].seq, exc_info=True)
+        await self.doorbell.ring_committed(events, self.res.metrics)
