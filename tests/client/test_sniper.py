@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from orders_client import ApiError, OrdersClient
-from orders_worker.chain import b58encode
+from orders_venues.tokens import b58encode
 from tests.client.cli_runs import orders, orders_json
 from tests.support.services import Stack
 

@@ -238,7 +238,7 @@ async def test_the_trigger_wakes_for_the_earliest_expiry_of_the_pairs_it_holds(
     with throwaway_vhost("orders-trigger") as amqp_url:
         connection = await connect(amqp_url, name="trigger-tests")
         settings = WorkerSettings(database_url=own_database_url, amqp_url=amqp_url)
-        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools())
+        res = Resources(own_db, settings, venue_latency(settings), create_metrics(), ParsedPools(), Catalog())
         trigger = await build_trigger(res, connection)
         try:
             # Holding nothing, it has no expiry to wake for.
