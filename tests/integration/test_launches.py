@@ -115,6 +115,8 @@ async def test_a_process_that_missed_the_launch_finds_it_by_symbol_or_mint(own_d
         found = await resolve(conn, missed, mint)
         assert await resolve(conn, missed, "lnchb") == found
         assert await resolve(conn, missed, derived_mint("never launched")) is None
+        # Neither a symbol nor a mint: not looked up (a NUL byte would make Postgres refuse the query).
+        assert await resolve(conn, missed, "bad\x00token") is None
         known = await refresh(conn, refreshed)
     assert found is not None
     assert (found.symbol, found.mint, found.decimals) == ("LNCHB", mint, 6)

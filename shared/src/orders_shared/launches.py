@@ -210,6 +210,9 @@ async def resolve(conn: Conn, catalog: Catalog, symbol_or_mint: str) -> Token | 
     token = catalog.find_token(symbol_or_mint)
     if token is not None:
         return token
+    if not (SYMBOL.match(symbol_or_mint.upper()) or is_mint(symbol_or_mint)):
+        # Nothing else can name a launched token; and a client's NUL byte must not reach Postgres (500).
+        return None
     row = await find_launch(conn, symbol_or_mint)
     if row is None:
         return None
