@@ -104,14 +104,16 @@ async def insert_orders(conn: Conn, orders: Sequence[NewOrder]) -> set[uuid.UUID
     return {row[0] for row in await cur.fetchall()}
 
 
-# One statement text whatever the batch's size, so it is prepared once (an IN list would be a new
-# statement, parsed and planned, for every size).
+# One statement text whatever the batch's size (an IN list would be a new statement for every size). Not
+# prepared: a prepared statement's generic plan, fixed after its fifth run, is a sequential scan when the
+# table was small then (a fresh database), and it stays one as the table grows (18 ms a stamp at 150,000
+# orders, against 1 ms planned each time).
 _STAMP = "UPDATE orders SET enqueued_at = now() WHERE id = ANY(%(ids)s::uuid[])"
 
 
 async def stamp(conn: Conn, order_ids: Sequence[uuid.UUID]) -> None:
     """Mark the orders published."""
-    await conn.execute(_STAMP, {"ids": list(order_ids)}, prepare=True)
+    await conn.execute(_STAMP, {"ids": list(order_ids)})
 
 
 _CLAIM_UNPUBLISHED = """
