@@ -14,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from orders_venues.tokens import b58encode
 from tests.conftest import StackFactory
 from tests.support.services import BIN, Stack
 from tests.support.streams import follow
@@ -149,3 +150,20 @@ async def test_a_limit_order_on_a_launched_pair_fires_once_the_pool_pays(stack: 
         assert Decimal(open_one["currentPrice"]) < Decimal(20000)
         cancelled = await client.delete(f"/api/orders/{waiting.json()['orderId']}")
     assert cancelled.json()["status"] == "cancelled"
+
+
+async def test_a_sniper_for_a_mint_not_launched_yet_fires_when_that_mint_launches(stack: Stack) -> None:
+    mint = b58encode(os.urandom(32))
+    async with httpx.AsyncClient(base_url=stack.api) as client:
+        waiting = await _order(client, type="sniper", tokenOut=mint, amountIn="1", slippageBps=5000)
+        assert waiting.status_code == 202, waiting.text
+        order_id = waiting.json()["orderId"]
+        detail = (await client.get(f"/api/orders/{order_id}")).json()
+        assert (detail["status"], detail["tokenOut"]) == ("open", mint)
+        out = _admin(stack, "launch", "SNIPEM", "--decimals", "6", "--price", "0.0001", "--liquidity", "500",
+                     "--mint", mint, "--in", "2s")  # fmt: skip
+        assert "launched SNIPEM" in out
+        frames, code = await follow(stack.ws, order_id, within=30)
+        assert (_statuses(frames), code) == (SNIPED, 1000)
+        filled = (await client.get(f"/api/orders/{order_id}")).json()
+    assert Decimal(filled["amountOut"]) > 0
