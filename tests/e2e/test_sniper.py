@@ -81,8 +81,9 @@ async def test_snipers_land_in_submission_order_and_the_new_pair_trades_once_ope
         assert _statuses(frames)[-1] == "confirmed"
         after = (await client.get("/api/market/launches")).json()["launches"]
     assert next(e for e in after if e["symbol"] == "SNIPEA")["status"] == "open"
-    # The api heard of the launch on RabbitMQ (market.launch), not only from Postgres on a miss.
+    # The api and the worker heard of the launch on RabbitMQ (market.launch), not only from Postgres.
     assert "token_launch_learnt" in stack.services["api"].log()
+    assert "token_launch_learnt" in stack.services["worker"].log()
 
 
 async def test_a_sniper_for_a_pair_that_already_trades_is_refused_naming_token_out(stack: Stack) -> None:

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from aio_pika.abc import AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from pydantic import ValidationError
 
 from orders_shared.amqp import publish
 from orders_shared.contracts import TokenLaunched
@@ -286,3 +287,27 @@ __all__ = [
     "resolve",
     "scheduled",
 ]
+
+
+async def follow_launches(
+    channel: AbstractChannel, market: AbstractExchange, metrics: Metrics, catalog: Catalog
+) -> None:
+    """Learn every `TokenLaunched` announced from now on into ``catalog``, on this replica's own queue."""
+
+    async def on_launch(message: AbstractIncomingMessage) -> None:
+        try:
+            launched = TokenLaunched.model_validate_json(message.body)
+            known = Launch.from_record(launched)
+        except (ValidationError, KeyError):
+            metrics.internal_errors.labels(where="launch_feed").inc()
+            log.error("launch_malformed", body=message.body[:200].decode(errors="replace"))
+            return
+        learn(catalog, known)
+        log.info("token_launch_learnt", symbol=known.token.symbol, pair=known.pair)
+
+    # Exclusive and auto-deleted: a replica that missed an announcement reads `tokens` on a miss.
+    queue = await channel.declare_queue(
+        exclusive=True, auto_delete=True, arguments={"x-queue-type": "classic"}
+    )
+    await queue.bind(market, LAUNCH_KEY)
+    await queue.consume(on_launch, no_ack=True)

@@ -24,7 +24,7 @@ from orders_api.body_limit import BodySizeLimit
 from orders_api.deps import STATE_KEY, AppState
 from orders_api.ingest import OrderWriter
 from orders_api.intake import OrderIntake
-from orders_api.launch_routes import LAUNCHES_KEY, Launches, follow_launches
+from orders_api.launch_routes import LAUNCHES_KEY, Launches
 from orders_api.market_prices import SAMPLE_INTERVAL_S, MarketPrices
 from orders_api.market_routes import MARKET_KEY
 from orders_api.outbox import ExecutePublisher, OutboxRelay
@@ -38,7 +38,7 @@ from orders_api.sweeper import Sweeper
 from orders_shared.amqp import connect
 from orders_shared.auth import KeyVerifier, Tickets
 from orders_shared.db import Database
-from orders_shared.launches import refresh
+from orders_shared.launches import follow_launches, refresh
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics, create_metrics
 from orders_shared.probes import Check, broker_check, database_check, probe_routes

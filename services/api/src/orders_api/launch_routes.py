@@ -1,5 +1,5 @@
-"""Token launches in the api: `POST /api/admin/launches` (admin keys only), `GET /api/market/launches`, and
-this replica's subscription to `TokenLaunched`, so it trades a launched token as soon as it is announced.
+"""Token launches in the api: `POST /api/admin/launches` (admin keys only) and `GET /api/market/launches`.
+A launch is announced as `TokenLaunched`, which every replica and worker follows (`follow_launches`).
 
 The launch itself is `orders_shared.launches.launch`, the one function `orders-admin` and the workers'
 schedule call too. The lifespan puts a `Launches` in the request state under ``LAUNCHES_KEY``.
@@ -11,21 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from aio_pika.abc import AbstractExchange
 from fastapi import APIRouter, Request, Response
-from pydantic import Field, StrictInt, StrictStr, ValidationError
+from pydantic import Field, StrictInt, StrictStr
 from starlette.exceptions import HTTPException
 
 from orders_api.deps import API_KEYS, app_state
 from orders_api.responses import GUARDED, PROBLEM
 from orders_api.schemas import CamelModel, DecimalInput
 from orders_shared.auth import bearer
-from orders_shared.contracts import TokenLaunched
 from orders_shared.db import Database
-from orders_shared.launches import Launch, announce, launch, learn, plan, refresh
+from orders_shared.launches import Launch, announce, launch, plan, refresh
 from orders_shared.logging import get_logger
 from orders_shared.metrics import Metrics
-from orders_shared.topology import LAUNCH_KEY
 from orders_venues import Catalog
 
 LAUNCHES_KEY = "launches"
@@ -109,30 +107,6 @@ def _view(known: Launch, now: datetime) -> LaunchView:
     return LaunchView.model_validate({**view, "opensAt": known.opens_at})
 
 
-async def follow_launches(
-    channel: AbstractChannel, market: AbstractExchange, metrics: Metrics, catalog: Catalog
-) -> None:
-    """Learn every `TokenLaunched` announced from now on into ``catalog``, on this replica's own queue."""
-
-    async def on_launch(message: AbstractIncomingMessage) -> None:
-        try:
-            launched = TokenLaunched.model_validate_json(message.body)
-            known = Launch.from_record(launched)
-        except (ValidationError, KeyError):
-            metrics.internal_errors.labels(where="launch_feed").inc()
-            log.error("launch_malformed", body=message.body[:200].decode(errors="replace"))
-            return
-        learn(catalog, known)
-        log.info("token_launch_learnt", symbol=known.token.symbol, pair=known.pair)
-
-    # Exclusive and auto-deleted: a replica that missed an announcement reads `tokens` on a miss.
-    queue = await channel.declare_queue(
-        exclusive=True, auto_delete=True, arguments={"x-queue-type": "classic"}
-    )
-    await queue.bind(market, LAUNCH_KEY)
-    await queue.consume(on_launch, no_ack=True)
-
-
 # A body that is not JSON is a 400 here too.
 router = APIRouter(tags=["launches"], dependencies=API_KEYS, responses={400: PROBLEM, **GUARDED})
 
@@ -174,4 +148,4 @@ async def list_launches(request: Request, response: Response) -> LaunchList:
     return await _launches(request).list()
 
 
-__all__ = ["LAUNCHES_KEY", "Launches", "follow_launches", "router"]
+__all__ = ["LAUNCHES_KEY", "Launches", "router"]

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from orders_shared.amqp import connect
 from orders_shared.db import Database
+from orders_shared.launches import follow_launches
 from orders_shared.metrics import create_metrics
 from orders_shared.pools import ParsedPools
 from orders_shared.probes import Check, broker_check, database_check, probe_routes
@@ -85,6 +86,8 @@ async def build_trigger(res: Resources, connection: AbstractRobustConnection) ->
 async def build_launchpad(res: Resources, connection: AbstractRobustConnection) -> Launchpad:
     """The launch passes: the seeded schedule (announced with confirms) and the sniper orders' turns."""
     topology = await _declared(res, connection)
+    # Learn a launch as it is announced, so the pass wakes as its pool opens; Postgres covers a missed one.
+    await follow_launches(await connection.channel(), topology.market, res.metrics, res.catalog)
     return Launchpad(res, topology.market, await _doorbell(connection))
 
 
