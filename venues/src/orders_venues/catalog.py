@@ -18,12 +18,14 @@ from .tokens import TOKENS, Token, find_token
 class Catalog:
     """The seeded tokens and pairs plus the launched ones this process knows; only grows."""
 
-    __slots__ = ("_listings", "_tokens", "_usd_prices")
+    __slots__ = ("_listings", "_pairs", "_tokens", "_usd_prices")
 
     def __init__(self) -> None:
         # Launched tokens by symbol and by mint; launched pairs by name.
         self._tokens: dict[str, Token] = {}
         self._listings: dict[str, Listing] = {}
+        # `pairs()`, kept: every order and trigger pass asks, a launch changes it.
+        self._pairs: tuple[str, ...] = PAIRS
         # The seeded reference prices, then each launched token's at its opening.
         self._usd_prices: dict[str, Decimal] = dict(DEFAULT_USD_PRICES)
 
@@ -44,6 +46,8 @@ class Catalog:
 
     def list_pair(self, listing: Listing) -> None:
         """Make a launched pair known (idempotent)."""
+        if listing.pair not in self._listings:
+            self._pairs = PAIRS + tuple(sorted([*self._listings, listing.pair]))
         self._listings[listing.pair] = listing
         if listing.base.symbol not in DEFAULT_USD_PRICES:
             self._usd_prices[listing.base.symbol] = listing.usd_price
@@ -59,7 +63,11 @@ class Catalog:
 
     def pairs(self) -> tuple[str, ...]:
         """Every pair with pools: the seeded ones, then the launched ones known, by name."""
-        return PAIRS + tuple(sorted(self._listings))
+        return self._pairs
+
+    def __contains__(self, pair: object) -> bool:
+        """Whether ``pair`` (``BASE/QUOTE``) has pools: `orient` takes a catalog as its pairs."""
+        return pair in PAIRS or pair in self._listings
 
     def usd_prices(self) -> Mapping[str, Decimal]:
         """Each token's reference USD price the market starts from: a seeded token's seed price, a launched

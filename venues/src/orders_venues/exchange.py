@@ -6,7 +6,7 @@ is ``zero_for_one`` on Raydium and ``swap_for_y`` on Meteora.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -28,9 +28,9 @@ class Side:
     sell_base: bool
 
 
-def orient(token_in: str, token_out: str, pairs: Collection[str]) -> Side:
+def orient(token_in: str, token_out: str, pairs: Container[str]) -> Side:
     """The pair and direction of selling ``token_in`` for ``token_out`` among ``pairs`` (``BASE/QUOTE``:
-    `PAIRS`, or a `Catalog`'s pairs, launched ones included); Unroutable when no pool exists."""
+    `PAIRS`, or a `Catalog`, launched pairs included); Unroutable when no pool exists."""
     if f"{token_in}/{token_out}" in pairs:
         return Side(f"{token_in}/{token_out}", sell_base=True)
     if f"{token_out}/{token_in}" in pairs:

@@ -102,7 +102,7 @@ def validate(request: OrderRequest, default_slippage_bps: int, catalog: Catalog)
         raise InvalidOrder("tokenOut", "must differ from tokenIn")
     now = time.time()
     try:
-        side = orient(token_in.symbol, token_out.symbol, catalog.pairs())
+        side = orient(token_in.symbol, token_out.symbol, catalog)
     except Unroutable:
         raise InvalidOrder(
             "tokenOut",
@@ -152,7 +152,7 @@ def validate_sniper(request: OrderRequest, default_slippage_bps: int, catalog: C
         if token_out == token_in:
             raise InvalidOrder("tokenOut", "must differ from tokenIn")
         try:
-            side = orient(token_in.symbol, token_out.symbol, catalog.pairs())
+            side = orient(token_in.symbol, token_out.symbol, catalog)
         except Unroutable:
             # A launched token trades against its launch's quote token only; a seeded one is no launch.
             launched = token_out.symbol not in TOKENS

@@ -50,7 +50,7 @@ class RouteFinder:
         if not venues:
             raise TransientVenueError("no venue answered with a quote")
         try:
-            side = orient(token_in.symbol, token_out.symbol, self.res.catalog.pairs())
+            side = orient(token_in.symbol, token_out.symbol, self.res.catalog)
         except Unroutable as exc:
             raise NoRoute(str(exc)) from None
         async with self.res.db.connection() as conn:

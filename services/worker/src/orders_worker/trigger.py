@@ -193,7 +193,7 @@ class Trigger:
             tin, tout = catalog.find_token(token_in), catalog.find_token(token_out)
             if tin is None or tout is None:
                 return  # a pair whose tokens this process does not know: nothing can be priced
-            side = orient(token_in, token_out, catalog.pairs())
+            side = orient(token_in, token_out, catalog)
             bound = self._price_bound(pools, side, tin, tout, now)
             if bound is None:
                 continue
