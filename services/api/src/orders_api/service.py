@@ -269,8 +269,7 @@ class OrderService:
 
     async def _waiting(self, conn: Conn, row: OrderRow) -> Waiting:
         """Why the open order has not fired: its price now on the pair's pools (parsed once per version)."""
-        pairs = await repository.pool_pairs(conn)
-        return await why_waiting(conn, row, pairs, self.parsed, self.settings, self.catalog)
+        return await why_waiting(conn, row, self.parsed, self.settings, self.catalog)
 
     async def list(
         self,

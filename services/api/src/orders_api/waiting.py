@@ -44,18 +44,15 @@ def readable(value: Decimal, digits: int = READABLE_DIGITS) -> str:
 async def why_waiting(
     conn: Conn,
     row: OrderRow,
-    pairs: list[str],
     parsed: ParsedPools,
     settings: CommonSettings,
     catalog: Catalog,
 ) -> Waiting:
-    """Why the open order ``row`` waits: the price its whole amount would get now, against its terms.
-
-    ``pairs`` are the pairs that have pools (the `pools` table: launches add pairs at run time).
-    """
+    """Why the open order ``row`` waits: the price its whole amount would get now, against its terms, on
+    the pairs ``catalog`` knows (as the worker's trigger sees them: launches are learnt as announced)."""
     token_in, token_out = row.token_in, row.token_out
     try:
-        side = orient(token_in, token_out, pairs)
+        side = orient(token_in, token_out, catalog)
     except Unroutable:
         return Waiting(None, f"no pool trades {token_out} for {token_in} yet")
     state = await read_pools(conn, side.pair, parsed, catalog)
