@@ -520,13 +520,18 @@ SELECT id, last_seq, updated_at, attempt FROM moved
 """
 
 
+async def expire(conn: Conn, statement: str, params: dict[str, Any]) -> list[OrderEvent]:
+    """Run an `expiring` statement; the `expired` events of the orders it moved."""
+    cur = await conn.execute(statement, params, prepare=True)
+    return [
+        OrderEvent(order_id=order_id, seq=seq, status=Status.EXPIRED, at=at, attempt=attempt)
+        for order_id, seq, at, attempt in await cur.fetchall()
+    ]
+
+
 _EXPIRE_SNIPERS = expiring("type = 'sniper'")
 
 
 async def expire_snipers(conn: Conn, *, limit: int) -> list[OrderEvent]:
     """Expire up to ``limit`` open sniper orders whose time is up; their `expired` events."""
-    cur = await conn.execute(_EXPIRE_SNIPERS, {"limit": limit}, prepare=True)
-    return [
-        OrderEvent(order_id=order_id, seq=seq, status=Status.EXPIRED, at=at, attempt=attempt)
-        for order_id, seq, at, attempt in await cur.fetchall()
-    ]
+    return await expire(conn, _EXPIRE_SNIPERS, {"limit": limit})

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from orders_shared.contracts import OrderEvent
 from orders_shared.db import Conn
 from orders_shared.pools import dump
-from orders_shared.repository import draft_event, expiring
+from orders_shared.repository import draft_event, expire, expiring
 from orders_shared.status import Status, ensure_legal
 from orders_venues import Listing, PairPools
 
@@ -311,30 +311,26 @@ async def try_lease(conn: Conn, key: str) -> bool:
     return bool(row and row[0])
 
 
-# A pair's open orders past their expiry.
-_EXPIRE_DUE = expiring("token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])")
+# A pair's open limit orders past their expiry (sniper orders expire in the launch pass).
+_EXPIRE_DUE = expiring(
+    "type = 'limit' AND token_in = ANY(%(tokens)s::text[]) AND token_out = ANY(%(tokens)s::text[])"
+)
 
 
 async def expire_due(conn: Conn, tokens: Sequence[str], *, limit: int) -> list[OrderEvent]:
-    """Expire up to ``limit`` open orders of the pair of ``tokens`` whose time is up; their events."""
-    async with conn.cursor(row_factory=class_row(Moved)) as cur:
-        await cur.execute(_EXPIRE_DUE, {"tokens": list(tokens), "limit": limit}, prepare=True)
-        moved = await cur.fetchall()
-    return [
-        OrderEvent(order_id=m.id, seq=m.last_seq, status=Status.EXPIRED, at=m.updated_at, attempt=m.attempt)
-        for m in moved
-    ]
+    """Expire up to ``limit`` open limit orders of the pair of ``tokens`` whose time is up; their events."""
+    return await expire(conn, _EXPIRE_DUE, {"tokens": list(tokens), "limit": limit})
 
 
-# Seconds until the earliest open order expires (a look-up at the head of ix_orders_open_expires).
+# Seconds until the earliest open limit order expires (a look-up at the head of ix_orders_open_expires).
 _NEXT_EXPIRY = """
 SELECT extract(epoch FROM min(expires_at) - clock_timestamp())::float8 FROM orders
-WHERE status = 'open' AND expires_at > now()
+WHERE status = 'open' AND type = 'limit' AND expires_at > now()
 """
 
 
 async def next_expiry_in(conn: Conn) -> float | None:
-    """Seconds until the earliest open order (of any pair) expires; None when none waits."""
+    """Seconds until the earliest open limit order (of any pair) expires; None when none waits."""
     async with conn.cursor() as cur:
         await cur.execute(_NEXT_EXPIRY, prepare=True)
         row = await cur.fetchone()
