@@ -62,9 +62,7 @@ def _launched(state: dict[str, Any], quote: Token, catalog: Catalog) -> Token:
     """The launched base token of a pair's state, made known to ``catalog`` on the way."""
     launch = state["launch"]
     base = catalog.find_token(state["base"]) or Token(state["base"], launch["mint"], launch["decimals"])
-    if base.symbol not in TOKENS:
-        catalog.register(base)
-    catalog.list_pair(Listing(base, quote, launch["opensAt"], Decimal(launch["usdPrice"])))
+    catalog.learn(Listing(base, quote, launch["opensAt"], Decimal(launch["usdPrice"])))
     return base
 
 
