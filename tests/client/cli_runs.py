@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.services import Stack
+from tests.support.services import BIN, Stack
 
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 
 

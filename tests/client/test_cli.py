@@ -7,9 +7,8 @@ import sys
 
 import pytest
 
-from tests.client.cli_runs import BIN
 from tests.client.cli_runs import run as _run
-from tests.support.services import Stack
+from tests.support.services import BIN, Stack
 
 pytestmark = [pytest.mark.e2e]
 

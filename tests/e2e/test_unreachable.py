@@ -20,12 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.services import BIN, free_port
+from tests.support.services import BIN, PORT_VAR, free_port
 
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("api", "worker", "notifier")
-PORT_VAR = {"api": "API_PORT", "notifier": "NOTIFIER_PORT", "worker": "WORKER_PORT"}
 # What a process may take beyond its STARTUP_TIMEOUT_S: interpreter start, the last attempt, exit.
 SLACK_S = 12.0
 

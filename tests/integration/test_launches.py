@@ -138,6 +138,7 @@ async def test_the_schedule_is_written_once_and_announced_by_the_worker_that_wro
     second = await _launchpad(own_db, own_database_url, amqp, per_hour=30)
     now = datetime.now(UTC)
     expected = due(first.res.settings.market_seed, 30, now)
+    assert expected, "30 launches an hour: the last hour's are due"
     assert expected == due(second.res.settings.market_seed, 30, now)  # every worker computes the same
     wrote = await first.schedule(now)
     assert await second.schedule(now) == []

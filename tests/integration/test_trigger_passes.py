@@ -5,7 +5,6 @@ landing's pools write wakes the pair's holder at once; the pairs are the `pools`
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from psycopg.types.json import Jsonb
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_api.repository import LimitTerms, NewOrder, insert_limit_order, insert_orders
 from orders_shared.amqp import connect
@@ -32,6 +32,7 @@ from orders_worker.landing import Lander, Landing
 from orders_worker.resources import Resources
 from orders_worker.settings import WorkerSettings
 from tests.support.infra import throwaway_vhost
+from tests.support.locks import until_waiting
 from tests.support.orders import open_limit_order, to_submitted
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -58,7 +59,7 @@ async def _status(db: Database, order_id: uuid.UUID) -> str:
 
 
 async def test_a_pass_fires_expires_and_leaves_and_a_second_trigger_takes_over(
-    own_db: Database, own_database_url: str
+    own_db: Database, own_database_url: str, own_engine: AsyncEngine
 ) -> None:
     async with own_db.connection() as conn:
         await seed_pools(conn)
@@ -90,26 +91,19 @@ async def test_a_pass_fires_expires_and_leaves_and_a_second_trigger_takes_over(
             # The first holder's connection goes (as when its worker dies): the second takes every pair.
             backend = (await first.connection()).info.backend_pid
             await first.release()
-            await _until_backend_gone(own_db, backend)
+            # The lock frees when the holder's backend has exited, a moment after its client closed.
+            await until_waiting(
+                own_engine,
+                "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = :pid)",
+                "the lease holder's backend to exit",
+                {"pid": backend},
+            )
             await second.pass_once()
             assert second.held == set(PAIRS)
         finally:
             await first.release()
             await second.release()
             await connection.close()
-
-
-async def _until_backend_gone(db: Database, pid: int, within: float = 10) -> None:
-    """Return once the backend ``pid`` has exited: a session's advisory locks free only then, a moment after
-    its client closed. Postgres announces no such event: asking again is the only way."""
-    async with asyncio.timeout(within):
-        while True:
-            async with db.connection() as conn:
-                cur = await conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
-                row = await cur.fetchone()
-            if row is not None and row[0] == 0:
-                return
-            await asyncio.sleep(0.01)
 
 
 async def _market_buy_of_sol(db: Database, usdc: Decimal) -> uuid.UUID:
